@@ -1,0 +1,69 @@
+/**
+ * The configuration schema: the single source of the config's types, defaults,
+ * validation and the reference in README.md (see doc.ts).
+ * Fields marked `secret: true` are redacted wherever the config is printed.
+ */
+import { Type, type Static, type TString, type TUnsafe } from '@sinclair/typebox'
+import { DURATION_PATTERN, SIZE_PATTERN } from './units.js'
+
+const Size = (def: string, description: string): TString =>
+  Type.String({ pattern: SIZE_PATTERN, default: def, description: `${description} (size: \`512KiB\`, \`1GiB\`)` })
+const Duration = (def: string, description: string): TString =>
+  Type.String({ pattern: DURATION_PATTERN, default: def, description: `${description} (duration: \`500ms\`, \`30s\`, \`7d\`)` })
+
+/** A closed set of strings, validated as a JSON Schema `enum` (one clear error instead of one per member). */
+export function Enum<const T extends readonly string[]> (values: T, options: { default: T[number], description: string }): TUnsafe<T[number]> {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
+}
+
+const Listener = Type.Object({
+  host: Type.String({ default: '127.0.0.1', description: 'Address to bind.' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'TCP port; 0 picks a free one.' }),
+  protocol: Enum(['mqtt'], { default: 'mqtt', description: 'Listener protocol.' })
+}, { additionalProperties: false })
+
+const Gateway = Type.Object({
+  id: Type.String({
+    minLength: 1,
+    pattern: '^[A-Za-z0-9._-]+$',
+    description: 'Names this gateway in every event it emits; event ids are unique per gateway id. Default: this machine\'s host name.'
+  }),
+  dataDir: Type.String({ minLength: 1, default: './flowgate-data', description: 'Directory of the LevelDB store (event log, cursors, broker state). Relative paths are relative to the working directory.' }),
+  logLevel: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Level of the JSON log written to stderr.' })
+}, { additionalProperties: false, default: {} })
+
+const Broker = Type.Object({
+  listeners: Type.Array(Listener, {
+    minItems: 1,
+    default: [{ host: '127.0.0.1', port: 1883, protocol: 'mqtt' }],
+    description: 'MQTT listeners.'
+  }),
+  maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535, default: 256, description: 'Longest client id accepted.' })
+}, { additionalProperties: false, default: {} })
+
+const Retention = Type.Object({
+  maxAge: Duration('7d', 'Records older than this are removed by the retention sweep.'),
+  maxBytes: Size('1GiB', 'Byte budget of the event log; what happens when it is reached is `storage.whenFull`.'),
+  sweepInterval: Duration('1m', 'How often the age limit is enforced.')
+}, { additionalProperties: false, default: {} })
+
+const Storage = Type.Object({
+  durability: Enum(['sync', 'async'], {
+    default: 'sync',
+    description: '`sync`: every group commit is fsynced before publishes are acknowledged (survives power loss). `async`: written to the OS before acknowledging, not fsynced (survives a process crash, not power loss; faster on slow SD cards).'
+  }),
+  retention: Retention,
+  whenFull: Enum(['drop-oldest', 'reject-new'], {
+    default: 'drop-oldest',
+    description: '`drop-oldest`: remove the oldest records to make room (counted and logged). `reject-new`: refuse the publish and disconnect the client (MQTT 3.1.1 has no negative acknowledgement), counted and logged.'
+  })
+}, { additionalProperties: false, default: {} })
+
+export const ConfigSchema = Type.Object({
+  gateway: Gateway,
+  broker: Broker,
+  storage: Storage
+}, { additionalProperties: false })
+
+export type Config = Static<typeof ConfigSchema>
+export type ListenerConfig = Static<typeof Listener>

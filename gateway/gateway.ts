@@ -1,0 +1,91 @@
+/**
+ * Composition root: opens the store and the log, starts the broker and its
+ * listeners, and closes them in reverse order.
+ */
+import { resolve } from 'node:path'
+import type { Aedes } from 'aedes'
+import { parseDuration, parseSize, type Config } from '../config/index.js'
+import { EventLog, Store, type DropEvent } from '../storage/index.js'
+import { createBroker } from './broker.js'
+import { Listeners, type BoundListener } from './listeners.js'
+import { createLogger, type Logger } from './logger.js'
+
+export interface GatewayDeps {
+  logger?: Logger
+  now?: () => number
+}
+
+export interface Gateway {
+  readonly config: Readonly<Config>
+  readonly store: Store
+  readonly log: EventLog
+  readonly broker: Aedes
+  readonly listeners: readonly BoundListener[]
+  readonly logger: Logger
+  /** Stop accepting, finish the commit in flight, close everything. Idempotent. */
+  close (): Promise<void>
+}
+
+export async function createGateway (config: Readonly<Config>, deps: GatewayDeps = {}): Promise<Gateway> {
+  const logger = deps.logger ?? createLogger(config.gateway.logLevel)
+  const dataDir = resolve(config.gateway.dataDir)
+  const cleanups: Array<() => Promise<void>> = []
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn()
+  }
+
+  try {
+    const store = await Store.open(dataDir)
+    cleanups.push(async () => await store.close())
+
+    const retention = config.storage.retention
+    const log = await EventLog.open(store, {
+      durability: config.storage.durability,
+      maxAgeMs: parseDuration(retention.maxAge),
+      maxBytes: parseSize(retention.maxBytes),
+      whenFull: config.storage.whenFull,
+      ...(deps.now !== undefined ? { now: deps.now } : {})
+    })
+    cleanups.push(async () => await log.close())
+    log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, e.reason === 'rejected' ? 'publish refused: event log is full' : `records dropped by retention (${e.reason})`))
+    log.on('error', (err: Error) => logger.error({ err }, 'event log write failed'))
+
+    const sweepMs = parseDuration(retention.sweepInterval)
+    const sweeper = setInterval(() => {
+      log.sweep().catch((err: unknown) => logger.error({ err }, 'retention sweep failed'))
+    }, sweepMs)
+    sweeper.unref()
+    cleanups.push(async () => clearInterval(sweeper))
+
+    const broker = await createBroker({ log, logger, maxClientIdLength: config.broker.maxClientIdLength })
+    cleanups.push(async () => await new Promise<void>(resolve => broker.close(() => resolve())))
+
+    const listeners = await Listeners.open(broker, config.broker.listeners)
+    cleanups.push(async () => await listeners.close())
+    for (const l of listeners.bound) logger.info({ event: 'listening', ...l }, `broker listening on ${l.protocol}://${l.host}:${l.port}`)
+
+    const stats = log.stats()
+    logger.info({ event: 'started', gatewayId: config.gateway.id, dataDir, firstSeq: stats.firstSeq, lastSeq: stats.lastSeq, records: stats.records }, 'gateway started')
+
+    let closing: Promise<void> | undefined
+    return {
+      config,
+      store,
+      log,
+      broker,
+      listeners: listeners.bound,
+      logger,
+      async close () {
+        closing ??= (async () => {
+          await listeners.stopAccepting()
+          await cleanup()
+          logger.info({ event: 'stopped' }, 'gateway stopped')
+        })()
+        await closing
+      }
+    }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}

@@ -1,0 +1,134 @@
+import t from 'tap'
+import { EventLog, Store, type DropEvent } from '../../storage/index.js'
+import { tempDir, type TestContext } from '../helpers/gateway.js'
+
+interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number }
+
+async function openLog (t: TestContext, dir: string, o: Opts = {}): Promise<{ store: Store, log: EventLog }> {
+  const store = await Store.open(dir)
+  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}) })
+  t.teardown(async () => { await log.close(); await store.close() })
+  return { store, log }
+}
+
+async function append (log: EventLog, topic: string, payload: string | Buffer): Promise<number> {
+  return await new Promise<number>((resolve, reject) => log.append(
+    { topic, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), qos: 1, retain: false, clientId: 'c' },
+    (err, seq) => err !== null ? reject(err) : resolve(seq as number)))
+}
+
+t.test('appends arriving together are committed as one group, callbacks in order', async t => {
+  const { log } = await openLog(t, await tempDir(t))
+  const commits: number[] = []
+  log.on('commit', (e: { records: number }) => commits.push(e.records))
+  const order: number[] = []
+  const all = []
+  for (let i = 0; i < 100; i++) all.push(append(log, 't', String(i)).then(seq => { order.push(seq); return seq }))
+  const seqs = await Promise.all(all)
+  t.same(seqs, [...Array(100).keys()].map(i => i + 1))
+  t.same(order, seqs, 'callbacks run in append order')
+  t.equal(commits.length, 1, 'one LevelDB write for appends of one tick')
+})
+
+t.test('read from any sequence number, across batches', async t => {
+  const { log } = await openLog(t, await tempDir(t))
+  for (let b = 0; b < 5; b++) {
+    await Promise.all([...Array(10).keys()].map(i => append(log, 't', `${b}-${i}`)))
+  }
+  t.same((await log.read(23, 5)).map(r => r.payload.toString()), ['2-2', '2-3', '2-4', '2-5', '2-6'])
+  t.same((await log.read(48, 100)).map(r => r.seq), [48, 49, 50])
+  t.same(await log.read(51, 10), [])
+  t.equal((await log.read(0, 1000)).length, 50)
+})
+
+t.test('seek to a time without scanning', async t => {
+  let now = 1_000_000
+  const { log } = await openLog(t, await tempDir(t), { now: () => now })
+  for (let i = 0; i < 20; i++) {
+    now += 1000
+    await append(log, 't', String(i)) // record i at 1_001_000 + i*1000
+  }
+  t.equal(await log.seekTime(0), 1)
+  t.equal(await log.seekTime(1_001_000), 1)
+  t.equal(await log.seekTime(1_005_500), 6, 'first record at or after the time')
+  t.equal(await log.seekTime(1_006_000), 6)
+  t.equal(await log.seekTime(9_999_999), 21, 'after the end: the next sequence number')
+})
+
+t.test('waitFor resolves when a record is committed (tail)', async t => {
+  const { log } = await openLog(t, await tempDir(t))
+  const waiting = log.waitFor(1)
+  let done = false
+  void waiting.then(() => { done = true })
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(done, false, 'nothing yet')
+  await append(log, 't', 'x')
+  await waiting
+  t.equal(done, true)
+  const ac = new AbortController()
+  const aborted = log.waitFor(5, ac.signal)
+  ac.abort()
+  await aborted
+  t.pass('an aborted wait resolves')
+})
+
+t.test('age retention removes old records, counts them and keeps sequence numbers', async t => {
+  let now = 0
+  const dir = await tempDir(t)
+  const { log, store } = await openLog(t, dir, { maxAgeMs: 10_000, now: () => now })
+  const drops: DropEvent[] = []
+  log.on('drop', (e: DropEvent) => drops.push(e))
+  for (let i = 0; i < 10; i++) { now = i * 1000; await append(log, 't', String(i)) }
+  now = 15_500 // records at 0..5000 are older than 10s
+  t.equal(await log.sweep(), 6)
+  t.same((await log.read(0, 100)).map(r => r.payload.toString()), ['6', '7', '8', '9'])
+  const s = log.stats()
+  t.equal(s.firstSeq, 7)
+  t.equal(s.records, 4)
+  t.equal(s.drops.maxAge, 6)
+  t.same(drops, [{ reason: 'maxAge', records: 6, fromSeq: 1, toSeq: 6 }])
+  now = 100_000
+  t.equal(await log.sweep(), 4, 'everything expires')
+  t.equal(log.stats().records, 0)
+  await log.close()
+  await store.close()
+
+  const again = await openLog(t, dir, { now: () => now })
+  t.equal(again.log.stats().drops.maxAge, 10, 'drop counters survive a restart')
+  t.equal(await append(again.log, 't', 'new'), 11, 'an emptied log never reuses a sequence number')
+})
+
+t.test('drop-oldest keeps the log within its byte budget', async t => {
+  const { log } = await openLog(t, await tempDir(t), { maxBytes: 20_000, whenFull: 'drop-oldest' })
+  const drops: DropEvent[] = []
+  log.on('drop', (e: DropEvent) => drops.push(e))
+  const payload = Buffer.alloc(1000, 1)
+  for (let i = 0; i < 100; i++) await append(log, 't', payload)
+  await log.flush()
+  const s = log.stats()
+  t.ok(s.bytes <= 20_000, `log bytes ${s.bytes} within budget`)
+  t.ok(s.records >= 15, `recent records kept (${s.records})`)
+  t.equal(s.drops.maxBytes, 100 - s.records, 'every dropped record is counted')
+  t.equal(drops.reduce((n, d) => n + d.records, 0), s.drops.maxBytes, 'and reported')
+  const kept = await log.read(0, 1000)
+  t.equal(kept[0]?.seq, s.firstSeq)
+  t.equal(kept[kept.length - 1]?.seq, 100, 'the newest records are the ones kept')
+})
+
+t.test('reject-new refuses appends once the budget is reached, and counts them', async t => {
+  const { log } = await openLog(t, await tempDir(t), { maxBytes: 10_000, whenFull: 'reject-new' })
+  const payload = Buffer.alloc(1000, 1)
+  let accepted = 0
+  let refused = 0
+  for (let i = 0; i < 30; i++) {
+    await append(log, 't', payload).then(() => accepted++, (err: { code?: string }) => {
+      t.equal(err.code, 'FG_ERR_STORE_FULL')
+      refused++
+    })
+  }
+  t.ok(accepted >= 5 && accepted < 11, `accepted ${accepted} until full`)
+  t.equal(refused, 30 - accepted)
+  t.equal(log.stats().drops.rejected, refused)
+  t.equal(log.stats().drops.maxBytes, 0, 'nothing already stored was dropped')
+  t.same((await log.read(0, 100)).map(r => r.seq), [...Array(accepted).keys()].map(i => i + 1))
+})

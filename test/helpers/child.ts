@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { repoRoot } from './paths.js'
+import type { TestContext } from './gateway.js'
+
+export const cliPath = join(repoRoot, 'dist', 'gateway', 'cli.js')
+
+export interface ChildGateway {
+  proc: ChildProcess
+  port: number
+  /** Every stderr line so far (JSON log lines and any error text). */
+  stderr: string[]
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+/** Writes a config file for a child gateway on port 0. */
+export async function writeConfig (dir: string, dataDir: string, extra = ''): Promise<string> {
+  const file = join(dir, 'flowgate.yaml')
+  await writeFile(file, `gateway:
+  id: crash-gw
+  dataDir: ${JSON.stringify(dataDir)}
+  logLevel: info
+broker:
+  listeners:
+    - port: 0
+${extra}`)
+  return file
+}
+
+/** Runs `flowgate <args>` to completion. */
+export async function runCli (args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const proc = spawn(process.execPath, [cliPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+  proc.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const code = await new Promise<number | null>(resolve => proc.once('exit', c => resolve(c)))
+  return { code, stdout, stderr }
+}
+
+/** Starts `flowgate start --config FILE` as a child process and waits until its broker listens. */
+export async function startChild (t: TestContext, configFile: string): Promise<ChildGateway> {
+  const proc = spawn(process.execPath, [cliPath, 'start', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => proc.once('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
+  const stderr: string[] = []
+  const lines = createInterface({ input: proc.stderr as NodeJS.ReadableStream })
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', line => {
+      stderr.push(line)
+      try {
+        const entry = JSON.parse(line) as { event?: string, port?: number }
+        if (entry.event === 'listening' && typeof entry.port === 'number') resolve(entry.port)
+      } catch { /* not a log line */ }
+    })
+    void exited.then(({ code, signal }) => reject(new Error(`gateway exited (${code ?? signal}) before listening:\n${stderr.join('\n')}`)))
+  })
+  return { proc, port, stderr, exited }
+}

@@ -40,7 +40,7 @@ export async function runCli (args: string[], env: NodeJS.ProcessEnv = process.e
   return { code, stdout, stderr }
 }
 
-/** Starts `flowgate start --config FILE` as a child process and waits until its broker listens. */
+/** Starts `flowgate start --config FILE` as a child process and waits until it has started; `port` is its first listener's. */
 export async function startChild (t: TestContext, configFile: string): Promise<ChildGateway> {
   const proc = spawn(process.execPath, [cliPath, 'start', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => proc.once('exit', (code, signal) => resolve({ code, signal })))
@@ -48,11 +48,13 @@ export async function startChild (t: TestContext, configFile: string): Promise<C
   const stderr: string[] = []
   const lines = createInterface({ input: proc.stderr as NodeJS.ReadableStream })
   const port = await new Promise<number>((resolve, reject) => {
+    let first: number | undefined
     lines.on('line', line => {
       stderr.push(line)
       try {
         const entry = JSON.parse(line) as { event?: string, port?: number }
-        if (entry.event === 'listening' && typeof entry.port === 'number') resolve(entry.port)
+        if (entry.event === 'listening' && typeof entry.port === 'number') first ??= entry.port
+        if (entry.event === 'started' && first !== undefined) resolve(first)
       } catch { /* not a log line */ }
     })
     void exited.then(({ code, signal }) => reject(new Error(`gateway exited (${code ?? signal}) before listening:\n${stderr.join('\n')}`)))

@@ -1,0 +1,73 @@
+import t from 'tap'
+import { ConfigError, defaultConfig, parseConfig, parseDuration, parseSize, printConfig } from '../../config/index.js'
+
+function issuesOf (text: string, env: NodeJS.ProcessEnv = {}): Array<{ path: string, line?: number | undefined, message: string }> {
+  try {
+    parseConfig(text, { env, file: 'f.yaml' })
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues
+    throw err
+  }
+  return []
+}
+
+t.test('embedded defaults', async t => {
+  const { config } = defaultConfig()
+  t.same(config.broker.listeners, [{ host: '127.0.0.1', port: 1883, protocol: 'mqtt' }])
+  t.equal(config.gateway.dataDir, './flowgate-data')
+  t.equal(config.storage.durability, 'sync')
+  t.equal(config.storage.whenFull, 'drop-oldest')
+  t.same(config.storage.retention, { maxAge: '7d', maxBytes: '1GiB', sweepInterval: '1m' })
+  t.match(config.gateway.id, /^[A-Za-z0-9._-]+$/, 'gateway id defaults to a sanitised host name')
+  t.ok(Object.isFrozen(config.storage.retention), 'the config is frozen')
+})
+
+t.test('errors name the key path and the line', async t => {
+  t.same(issuesOf('gateway:\n  id: a\nstorage:\n  durability: fast\n'), [{ path: 'storage.durability', line: 4, message: 'must be one of: sync, async' }])
+  t.same(issuesOf('broker:\n  listeners:\n    - port: 1883\n    - port: 70000\n'), [{ path: 'broker.listeners[1].port', line: 4, message: 'must be <= 65535' }])
+  t.same(issuesOf('storage:\n  retention:\n    maxAge: forever\n'), [{ path: 'storage.retention.maxAge', line: 3, message: 'must be a duration such as 500ms, 30s, 5m, 7d' }])
+  t.same(issuesOf('storage:\n  retention:\n    maxBytes: lots\n'), [{ path: 'storage.retention.maxBytes', line: 3, message: 'must be a size such as 512KiB, 100MB, 1GiB' }])
+  t.same(issuesOf('gateway:\n  dataDir: x\n  colour: blue\n'), [{ path: 'gateway.colour', line: 3, message: 'unknown key' }])
+  t.same(issuesOf('storage:\n  durability: sync\nbrokr: {}\n'), [{ path: 'brokr', line: 3, message: 'unknown key' }])
+  t.same(issuesOf('broker:\n  listeners: []\n'), [{ path: 'broker.listeners', line: 2, message: 'must NOT have fewer than 1 items' }])
+  const several = issuesOf('storage:\n  durability: fast\n  whenFull: never\n')
+  t.same(several.map(i => i.path), ['storage.durability', 'storage.whenFull'], 'every problem is reported, in file order')
+  const syntax = issuesOf('gateway:\n  id: [a\n')
+  t.equal(syntax.length, 1)
+  t.match(syntax[0]?.message, /^YAML syntax/)
+})
+
+t.test('the error message carries file, line and key', async t => {
+  t.throws(() => parseConfig('storage:\n  whenFull: later\n', { file: 'site.yaml', env: {} }), {
+    code: 'FG_ERR_CONFIG_INVALID',
+    message: 'site.yaml:2: storage.whenFull: must be one of: drop-oldest, reject-new'
+  })
+})
+
+t.test('${VAR} substitution from the environment', async t => {
+  const loaded = parseConfig('gateway:\n  id: ${SITE}-gw\n  dataDir: /var/lib/${APP}\n', { env: { SITE: 'kitchen', APP: 'fg' } })
+  t.equal(loaded.config.gateway.id, 'kitchen-gw')
+  t.equal(loaded.config.gateway.dataDir, '/var/lib/fg')
+  t.same(issuesOf('gateway:\n  id: ${MISSING}\n'), [{ path: 'gateway.id', line: 2, message: 'environment variable MISSING is not set' }])
+  t.equal(parseConfig('gateway:\n  dataDir: a$${b}\n', { env: {} }).config.gateway.dataDir, 'a${b}', '$${ escapes a literal ${')
+})
+
+t.test('printed config redacts values that came from the environment', async t => {
+  const loaded = parseConfig('gateway:\n  id: ${SECRET_ID}\n', { env: { SECRET_ID: 'hunter2' } })
+  const printed = printConfig(loaded)
+  t.notMatch(printed, /hunter2/)
+  t.match(printed, /id: "?\[redacted\]"?/)
+  t.match(printed, /durability: sync/, 'defaults are printed too')
+})
+
+t.test('sizes and durations', async t => {
+  t.equal(parseSize('1GiB'), 1024 ** 3)
+  t.equal(parseSize('512KiB'), 512 * 1024)
+  t.equal(parseSize('100MB'), 100e6)
+  t.equal(parseSize('1000'), 1000)
+  t.equal(parseDuration('7d'), 7 * 86_400_000)
+  t.equal(parseDuration('1.5s'), 1500)
+  t.equal(parseDuration('250ms'), 250)
+  t.throws(() => parseDuration('7'), TypeError)
+  t.throws(() => parseSize('1 parsec'), TypeError)
+})

@@ -1,0 +1,22 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+export interface BenchServer { port: number, proc: ChildProcess, stats: () => Promise<{ maxRss: number }>, stop: () => Promise<void> }
+
+const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
+
+/** Starts scripts/bench/server.js as a child process. */
+export async function startServer (args: string[]): Promise<BenchServer> {
+  const proc = fork(serverScript, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const next = async <T>(): Promise<T> => await new Promise<T>((resolve, reject) => {
+    proc.once('message', m => resolve(m as T))
+    proc.once('exit', code => reject(new Error(`bench server exited (${code})`)))
+  })
+  const { port } = await next<{ port: number }>()
+  return {
+    port,
+    proc,
+    stats: async () => { const p = next<{ maxRss: number }>(); proc.send('stats'); return await p },
+    stop: async () => { const done = new Promise(resolve => proc.once('exit', resolve)); proc.send('stop'); await done }
+  }
+}

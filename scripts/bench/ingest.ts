@@ -1,0 +1,72 @@
+/**
+ * bench:ingest — QoS 1 ingest rate of flowgate against plain Aedes, measured
+ * in alternation in one run (same load generator, same machine state), plus the
+ * time to open a log of 1,000,000 records.
+ *
+ *   npm run bench:ingest [-- --rounds 5 --messages 3000 --open-records 1000000]
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { startServer } from './child.js'
+import { runLoad } from './loadgen.js'
+import { measureOpen } from './open.js'
+import { fmt, median, mib } from './stats.js'
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    messages: { type: 'string', default: '3000' },
+    window: { type: 'string', default: '16' },
+    durability: { type: 'string', default: 'sync' },
+    'open-records': { type: 'string', default: '1000000' }
+  }
+})
+const rounds = Number(values.rounds)
+const messagesPerPublisher = Number(values.messages)
+const window = Number(values.window)
+const durability = values.durability === 'async' ? 'async' : 'sync'
+
+async function measure (kind: 'plain' | 'flowgate', subscriber: boolean): Promise<{ rate: number, maxRss: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'flowgate-bench-'))
+  try {
+    const server = await startServer([kind, join(dir, 'data'), durability])
+    const result = await runLoad({ port: server.port, publishers: 10, messagesPerPublisher, window, minPayload: 64, maxPayload: 256, subscriber })
+    const { maxRss } = await server.stats()
+    await server.stop()
+    return { rate: result.rate, maxRss }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+console.log(`bench:ingest  10 publishers, QoS 1, 64-256 byte payloads, ${messagesPerPublisher} msgs each, window ${window}, ${rounds} rounds, durability ${durability}`)
+for (const subscriber of [false, true]) {
+  const plain: number[] = []
+  const gw: number[] = []
+  const ratios: number[] = []
+  let plainRss = 0
+  let gwRss = 0
+  for (let r = 0; r < rounds; r++) {
+    // alternate which goes first, so drift on a shared machine hits both
+    const order: Array<'plain' | 'flowgate'> = r % 2 === 0 ? ['plain', 'flowgate'] : ['flowgate', 'plain']
+    const got: Record<string, { rate: number, maxRss: number }> = {}
+    for (const kind of order) got[kind] = await measure(kind, subscriber)
+    const p = got.plain as { rate: number, maxRss: number }
+    const f = got.flowgate as { rate: number, maxRss: number }
+    plain.push(p.rate)
+    gw.push(f.rate)
+    ratios.push(f.rate / p.rate)
+    plainRss = Math.max(plainRss, p.maxRss)
+    gwRss = Math.max(gwRss, f.maxRss)
+    console.log(`  round ${r + 1}${subscriber ? ' (1 subscriber)' : ''}: plain ${fmt(p.rate)} msg/s, flowgate ${fmt(f.rate)} msg/s, ratio ${fmt(f.rate / p.rate, 2)}`)
+  }
+  console.log(`${subscriber ? 'with one subscriber' : 'no subscribers'}: median plain Aedes ${fmt(median(plain))} msg/s, flowgate ${fmt(median(gw))} msg/s, median ratio ${fmt(median(ratios), 2)}x (target >= 0.80x); peak RSS plain ${mib(plainRss)}, flowgate ${mib(gwRss)}`)
+}
+
+const openRecords = Number(values['open-records'])
+if (openRecords > 0) {
+  const open = await measureOpen(openRecords)
+  console.log(`open time: empty log ${fmt(open.emptyMs, 1)} ms, ${fmt(openRecords)} records ${fmt(open.fullMs, 1)} ms (median of ${open.samples}; fill took ${fmt(open.fillSeconds, 1)} s, ${mib(open.bytes)} on disk)`)
+}

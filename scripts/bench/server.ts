@@ -1,0 +1,38 @@
+/**
+ * A broker under test, run in its own process so the load generator does not
+ * share its event loop: `plain` is Aedes with its defaults, `flowgate` the gateway.
+ * Talks to the parent over IPC: sends {port}, answers 'stats' with {maxRss}.
+ */
+import { createServer, type AddressInfo } from 'node:net'
+import { Aedes } from 'aedes'
+import { pino } from 'pino'
+import { parseConfig } from '../../config/index.js'
+import { createGateway } from '../../gateway/index.js'
+
+const [kind, dataDir, durability = 'sync'] = process.argv.slice(2)
+const send = (msg: unknown): void => { process.send?.(msg) }
+
+async function start (): Promise<{ port: number, close: () => Promise<void> }> {
+  if (kind === 'plain') {
+    const broker = await Aedes.createBroker()
+    const server = createServer(broker.handle)
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    return {
+      port: (server.address() as AddressInfo).port,
+      close: async () => { server.close(); await new Promise<void>(resolve => broker.close(() => resolve())) }
+    }
+  }
+  const loaded = parseConfig(`gateway: { id: bench, dataDir: ${JSON.stringify(dataDir)}, logLevel: silent }
+broker: { listeners: [{ port: 0 }] }
+storage: { durability: ${durability}, retention: { maxBytes: 8GiB } }
+`)
+  const gw = await createGateway(loaded.config, { logger: pino({ level: 'silent' }) })
+  return { port: gw.listeners[0]?.port ?? 0, close: async () => await gw.close() }
+}
+
+const server = await start()
+send({ port: server.port })
+process.on('message', (msg: unknown) => {
+  if (msg === 'stats') send({ maxRss: process.resourceUsage().maxRSS * 1024 })
+  if (msg === 'stop') void server.close().then(() => process.exit(0))
+})

@@ -24,7 +24,7 @@ const commands: Record<string, Command> = {
 function fail (err: unknown): number {
   if (isFlowgateError(err)) {
     process.stderr.write(`flowgate: ${err.code}: ${err.message}\n`)
-    return err.code === 'FG_ERR_CONFIG_INVALID' || err.code === 'FG_ERR_CONFIG_READ' || err.code === 'FG_ERR_CONFIG_ENV' || err.code === 'FG_ERR_USAGE'
+    return err.code === 'FG_ERR_CONFIG_INVALID' || err.code === 'FG_ERR_CONFIG_READ' || err.code === 'FG_ERR_USAGE'
       ? EXIT_INVALID
       : EXIT_FAILURE
   }

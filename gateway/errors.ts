@@ -9,11 +9,10 @@
 export const ErrorCodes = {
   FG_ERR_CONFIG_INVALID: 'the configuration file is invalid',
   FG_ERR_CONFIG_READ: 'the configuration file cannot be read',
-  FG_ERR_CONFIG_ENV: 'a ${VAR} reference names an unset environment variable',
   FG_ERR_DATA_DIR_LOCKED: 'the data directory is in use by another running gateway',
   FG_ERR_DATA_DIR_ACCESS: 'the data directory cannot be created or written',
-  FG_ERR_STORE_OPEN: 'the event log cannot be opened',
-  FG_ERR_STORE_CLOSED: 'the event log is closed',
+  FG_ERR_STORE_WRITE: 'a commit to the event log failed (disk full or I/O error)',
+  FG_ERR_STORE_CLOSED: 'the event log is closed (the gateway is stopping)',
   FG_ERR_STORE_FULL: 'the event log is full and storage.whenFull is reject-new',
   FG_ERR_LISTEN: 'a broker listener cannot bind its address',
   FG_ERR_USAGE: 'the command line is not valid'

@@ -267,7 +267,7 @@ export class EventLog extends EventEmitter {
       this.afterCommit()
     }, (cause: unknown) => {
       this.writing = false
-      const err = new FlowgateError('FG_ERR_STORE_OPEN', `event log write failed: ${(cause as Error).message}`, { cause })
+      const err = new FlowgateError('FG_ERR_STORE_WRITE', `event log write failed: ${(cause as Error).message}`, { cause })
       this.emit('error', err)
       for (const cb of cbs) cb?.(err)
       this.afterCommit()

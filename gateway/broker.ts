@@ -45,8 +45,9 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
         done(new Error('publishing to $SYS/ is not allowed'))
         return
       }
-      if (packet.qos === 2) {
-        // A retransmitted QoS 2 packet is already logged: aedes answers it from its incoming store.
+      if (packet.qos === 2 && packet.dup) {
+        // A retransmitted QoS 2 packet (DUP set) may already be logged: aedes answers it from its
+        // incoming store. Only DUP packets take this asynchronous look-up, so order is kept.
         const persistence = deps.persistence
         if (persistence !== undefined) {
           persistence.incomingGetPacket(client, packet).then(() => done(null), () => appendPublish(client, packet, done))

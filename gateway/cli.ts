@@ -47,17 +47,19 @@ async function configFrom (file: string | boolean | undefined): Promise<LoadedCo
 async function startCommand (args: string[]): Promise<number> {
   const values = parse(args, { config: { type: 'string', short: 'c' } })
   const loaded = await configFrom(values.config)
-  const gateway = await createGateway(loaded.config)
+  let onFatal: (err: Error) => void = () => {}
+  const gateway = await createGateway(loaded.config, { onFatal: err => onFatal(err) })
   return await new Promise<number>(resolve => {
     let stopping = false
-    const stop = (signal: NodeJS.Signals): void => {
+    const stop = (reason: string, code: number): void => {
       if (stopping) return
       stopping = true
-      gateway.logger.info({ event: 'stopping', signal }, `received ${signal}, stopping`)
-      gateway.close().then(() => resolve(EXIT_OK), (err: unknown) => resolve(fail(err)))
+      gateway.logger.info({ event: 'stopping', reason }, `stopping: ${reason}`)
+      gateway.close().then(() => resolve(code), (err: unknown) => resolve(fail(err)))
     }
-    process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    onFatal = err => stop(err.message, EXIT_FAILURE)
+    process.once('SIGINT', () => stop('SIGINT', EXIT_OK))
+    process.once('SIGTERM', () => stop('SIGTERM', EXIT_OK))
   })
 }
 

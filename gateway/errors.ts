@@ -14,6 +14,10 @@ export const ErrorCodes = {
   FG_ERR_STORE_WRITE: 'a commit to the event log failed (disk full or I/O error)',
   FG_ERR_STORE_CLOSED: 'the event log is closed (the gateway is stopping)',
   FG_ERR_STORE_FULL: 'the event log is full and storage.whenFull is reject-new',
+  FG_ERR_BROKER_STATE_WRITE: 'a broker state write to LevelDB failed; the store refuses further changes',
+  FG_ERR_BROKER_STATE_CLOSED: 'the broker state store is closed',
+  FG_ERR_BROKER_STATE_CORRUPT: 'a stored broker state value cannot be decoded; the gateway does not start',
+  FG_ERR_BROKER_NO_SUCH_PACKET: 'no stored broker packet matches (internal to the broker state store)',
   FG_ERR_LISTEN: 'a broker listener cannot bind its address',
   FG_ERR_USAGE: 'the command line is not valid'
 } as const

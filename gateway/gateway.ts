@@ -5,7 +5,7 @@
 import { resolve } from 'node:path'
 import type { Aedes } from 'aedes'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
-import { EventLog, Store, type DropEvent } from '../storage/index.js'
+import { createBrokerPersistence, EventLog, Store, type DropEvent } from '../storage/index.js'
 import { createBroker } from './broker.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
@@ -13,6 +13,8 @@ import { createLogger, type Logger } from './logger.js'
 export interface GatewayDeps {
   logger?: Logger
   now?: () => number
+  /** Called once when the gateway cannot go on (broker state cannot be written); the caller closes it. */
+  onFatal?: (err: Error) => void
 }
 
 export interface Gateway {
@@ -57,7 +59,20 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     sweeper.unref()
     cleanups.push(async () => clearInterval(sweeper))
 
-    const broker = await createBroker({ log, logger, maxClientIdLength: config.broker.maxClientIdLength })
+    let failed = false
+    const persistence = createBrokerPersistence(store.sublevel('broker'), {
+      durability: config.storage.durability,
+      onFailure: err => {
+        // memory and disk would drift apart: stop rather than serve from a state that is not stored
+        if (failed) return
+        failed = true
+        logger.fatal({ err }, 'broker state write failed; stopping')
+        deps.onFatal?.(err)
+      }
+    })
+    cleanups.push(async () => await persistence.close())
+
+    const broker = await createBroker({ log, logger, persistence, maxClientIdLength: config.broker.maxClientIdLength })
     cleanups.push(async () => await new Promise<void>(resolve => broker.close(() => resolve())))
 
     const listeners = await Listeners.open(broker, config.broker.listeners)

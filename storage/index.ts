@@ -3,3 +3,4 @@ export { EventLog, type EventLogOptions, type LogStats, type DropReason, type Dr
 export type { LogRecord, AppendInput } from './record.js'
 export { CursorStore } from './cursors.js'
 export { DeadLetterStore, type DeadLetter } from './dead-letters.js'
+export { createBrokerPersistence, BrokerPersistence, type BrokerPersistenceOptions } from './broker-persistence/index.js'

@@ -90,3 +90,34 @@ t.test('a client publishing to $SYS/ is disconnected and nothing is logged', asy
   await closed
   t.equal(gw.log.lastSeq, 0)
 })
+
+t.test('retained messages and a persistent session\'s queued messages survive a restart', async t => {
+  const dir = await tempDir(t)
+  const first = await startGateway(t, testConfig(dir))
+  const durable = await mqtt.connectAsync(brokerUrl(first), { clientId: 'durable', clean: false, reconnectPeriod: 0 })
+  await durable.subscribeAsync('alerts/#', { qos: 1 })
+  await durable.endAsync()
+  const pub = await mqtt.connectAsync(brokerUrl(first), { clientId: 'pub', reconnectPeriod: 0 })
+  await pub.publishAsync('state/door', 'open', { qos: 1, retain: true })
+  for (let i = 0; i < 5; i++) await pub.publishAsync('alerts/fire', `alarm-${i}`, { qos: 1 })
+  await pub.endAsync()
+  await first.close()
+
+  const second = await startGateway(t, testConfig(dir))
+  const received: string[] = []
+  const client = mqtt.connect(brokerUrl(second), { clientId: 'durable', clean: false, reconnectPeriod: 0 })
+  t.teardown(() => { client.end(true) })
+  const allFive = new Promise<void>(resolve => client.on('message', (_topic, payload) => {
+    received.push(payload.toString())
+    if (received.length === 5) resolve()
+  }))
+  const connack = await new Promise<{ sessionPresent: boolean }>(resolve => client.once('connect', resolve))
+  t.equal(connack.sessionPresent, true, 'the persistent session is still there')
+  await allFive
+  t.same(received, ['alarm-0', 'alarm-1', 'alarm-2', 'alarm-3', 'alarm-4'], 'queued messages arrive in order')
+
+  const fresh = await connect(t, brokerUrl(second), { clientId: 'fresh' })
+  const retained = new Promise<string>(resolve => fresh.once('message', (_topic, payload) => resolve(payload.toString())))
+  await fresh.subscribeAsync('state/door', { qos: 1 })
+  t.equal(await retained, 'open', 'the retained message is still there')
+})

@@ -1,0 +1,24 @@
+/** Operational errors of the broker state store; their codes are in the gateway's errors table. */
+import { FlowgateError, ErrorCodes } from '../../gateway/errors.js'
+
+export type BrokerStateErrorCode = 'FG_ERR_BROKER_STATE_WRITE' | 'FG_ERR_BROKER_STATE_CLOSED' | 'FG_ERR_BROKER_STATE_CORRUPT' | 'FG_ERR_BROKER_NO_SUCH_PACKET'
+
+export const BrokerStateErrorCodes: Readonly<Record<BrokerStateErrorCode, string>> = {
+  FG_ERR_BROKER_STATE_WRITE: ErrorCodes.FG_ERR_BROKER_STATE_WRITE,
+  FG_ERR_BROKER_STATE_CLOSED: ErrorCodes.FG_ERR_BROKER_STATE_CLOSED,
+  FG_ERR_BROKER_STATE_CORRUPT: ErrorCodes.FG_ERR_BROKER_STATE_CORRUPT,
+  FG_ERR_BROKER_NO_SUCH_PACKET: ErrorCodes.FG_ERR_BROKER_NO_SUCH_PACKET
+}
+
+export class BrokerStateError extends FlowgateError {
+  declare readonly code: BrokerStateErrorCode
+
+  constructor (code: BrokerStateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
+    this.name = 'BrokerStateError'
+  }
+}
+
+export function isBrokerStateError (err: unknown, code?: BrokerStateErrorCode): err is BrokerStateError {
+  return err instanceof BrokerStateError && (code === undefined || err.code === code)
+}

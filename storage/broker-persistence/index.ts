@@ -1,0 +1,30 @@
+/**
+ * Broker state (retained messages, persistent sessions' subscriptions and
+ * queues, in-flight QoS 2 packets, wills) kept in flowgate's LevelDB, as an
+ * aedes 1.x persistence (promise API):
+ *
+ *   const persistence = createBrokerPersistence(store.sublevel('broker'), {
+ *     durability: config.storage.durability,
+ *     onFailure: err => { log it; shut the gateway down }
+ *   })
+ *   const broker = await Aedes.createBroker({ persistence })   // awaits persistence.setup()
+ *
+ * Shutdown, in this order: broker.close(cb); await persistence.close(); then
+ * close the LevelDB. persistence.close() is idempotent and never closes the db.
+ */
+import { createStateDb, type BrokerStateDb } from './db.js'
+import { BrokerPersistence, type BrokerPersistenceOptions } from './persistence.js'
+
+export { BrokerPersistence, type BrokerPersistenceOptions } from './persistence.js'
+export type { BrokerStateDb } from './db.js'
+export { BrokerStateError, BrokerStateErrorCodes, isBrokerStateError, type BrokerStateErrorCode } from './errors.js'
+export type { BrokerClient, BrokerLike, BrokerPacket, OfflineSubscription, Subscription } from './types.js'
+
+/**
+ * `db` should be a sublevel of its own (keys are utf8 strings; values are read
+ * and written as buffers whatever the sublevel's default). The caller keeps
+ * ownership: close() on the persistence never closes `db`.
+ */
+export function createBrokerPersistence<V extends Uint8Array> (db: BrokerStateDb<V>, options?: BrokerPersistenceOptions): BrokerPersistence {
+  return new BrokerPersistence(createStateDb(db), options)
+}

@@ -35,7 +35,7 @@ export class ConfigError extends FlowgateError {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true })
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true })
 ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' })
 const validate = ajv.compile<Config>(ConfigSchema)
 
@@ -123,6 +123,18 @@ function describe (err: ErrorObject): { extra?: PathPart, message: string } {
 export interface ParseOptions {
   env?: NodeJS.ProcessEnv
   file?: string
+  /** Checks beyond the schema's shape (filters, templates); each issue names its key path. */
+  check?: (config: Config) => ConfigIssue[]
+}
+
+/** `bridges[0].filters[1].any` -> ['bridges', 0, 'filters', 1, 'any'] */
+export function parsePath (path: string): PathPart[] {
+  const parts: PathPart[] = []
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    if (m[2] !== undefined) parts.push(Number(m[2]))
+    else if (m[1] !== undefined) parts.push(m[1])
+  }
+  return parts
 }
 
 /** Parses and validates config text. Throws ConfigError listing every problem. */
@@ -142,6 +154,12 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
   const value: unknown = doc.toJS() ?? {}
   fillHostDefaults(value)
   if (validate(value)) {
+    const extra = opts.check?.(value) ?? []
+    if (extra.length > 0) {
+      for (const issue of extra) issues.push({ ...issue, line: issue.line ?? lineOfPath(doc, parsePath(issue.path), lines) })
+      issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
+      throw new ConfigError(issues, opts.file)
+    }
     collectSchemaSecrets(ConfigSchema as unknown as SchemaNode, value, [], secrets)
     return { config: deepFreeze(value), secretPaths: secrets, file: opts.file }
   }
@@ -161,7 +179,7 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
 }
 
 /** Reads and validates a config file. */
-export async function loadConfig (file: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig (file: string, env: NodeJS.ProcessEnv = process.env, check?: ParseOptions['check']): Promise<LoadedConfig> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -169,7 +187,7 @@ export async function loadConfig (file: string, env: NodeJS.ProcessEnv = process
     const code = (cause as NodeJS.ErrnoException).code ?? 'unknown error'
     throw new FlowgateError('FG_ERR_CONFIG_READ', `${file}: cannot read config file (${code})`, { cause })
   }
-  return parseConfig(text, { env, file })
+  return parseConfig(text, { env, file, ...(check !== undefined ? { check } : {}) })
 }
 
 /** Defaults that depend on the machine, filled before validation so the schema can still require them. */

@@ -3,18 +3,15 @@
  * validation and the reference in README.md (see doc.ts).
  * Fields marked `secret: true` are redacted wherever the config is printed.
  */
-import { Type, type Static, type TString, type TUnsafe } from '@sinclair/typebox'
+import { Type, type Static, type TString } from '@sinclair/typebox'
+import { Bridges } from './schema-bridges.js'
+import { Enum } from './schema-util.js'
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.js'
 
 const Size = (def: string, description: string): TString =>
   Type.String({ pattern: SIZE_PATTERN, default: def, description: `${description} (size: \`512KiB\`, \`1GiB\`)` })
 const Duration = (def: string, description: string): TString =>
   Type.String({ pattern: DURATION_PATTERN, default: def, description: `${description} (duration: \`500ms\`, \`30s\`, \`7d\`)` })
-
-/** A closed set of strings, validated as a JSON Schema `enum` (one clear error instead of one per member). */
-export function Enum<const T extends readonly string[]> (values: T, options: { default: T[number], description: string }): TUnsafe<T[number]> {
-  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
-}
 
 const Listener = Type.Object({
   host: Type.String({ default: '127.0.0.1', description: 'Address to bind.' }),
@@ -62,8 +59,10 @@ const Storage = Type.Object({
 export const ConfigSchema = Type.Object({
   gateway: Gateway,
   broker: Broker,
-  storage: Storage
+  storage: Storage,
+  bridges: Bridges
 }, { additionalProperties: false })
 
 export type Config = Static<typeof ConfigSchema>
 export type ListenerConfig = Static<typeof Listener>
+export type { BridgeConfig } from './schema-bridges.js'

@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import type { Aedes } from 'aedes'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
 import { createBrokerPersistence, EventLog, Store, type DropEvent } from '../storage/index.js'
+import { BridgeSet } from './bridges.js'
 import { createBroker } from './broker.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
@@ -23,6 +24,7 @@ export interface Gateway {
   readonly log: EventLog
   readonly broker: Aedes
   readonly listeners: readonly BoundListener[]
+  readonly bridges: BridgeSet
   readonly logger: Logger
   /** Stop accepting, finish the commit in flight, close everything. Idempotent. */
   close (): Promise<void>
@@ -75,6 +77,10 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     const broker = await createBroker({ log, logger, persistence, maxClientIdLength: config.broker.maxClientIdLength })
     cleanups.push(async () => await new Promise<void>(resolve => broker.close(() => resolve())))
 
+    const bridges = new BridgeSet({ store, log, logger, gatewayId: config.gateway.id, ...(deps.now !== undefined ? { now: deps.now } : {}) })
+    cleanups.push(async () => await bridges.close())
+    for (const b of config.bridges) await bridges.add(b)
+
     const listeners = await Listeners.open(broker, config.broker.listeners)
     cleanups.push(async () => await listeners.close())
     for (const l of listeners.bound) logger.info({ event: 'listening', ...l }, `broker listening on ${l.protocol}://${l.host}:${l.port}`)
@@ -89,6 +95,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       log,
       broker,
       listeners: listeners.bound,
+      bridges,
       logger,
       async close () {
         closing ??= (async () => {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt'
 import { pino } from 'pino'
-import { parseConfig, type LoadedConfig } from '../../config/index.js'
+import type { LoadedConfig } from '../../config/index.js'
+import { parseGatewayConfig } from '../../gateway/config.js'
 import { createGateway, type Gateway, type GatewayDeps } from '../../gateway/index.js'
 
 export interface TestContext {
@@ -19,7 +20,7 @@ export async function tempDir (t: TestContext, prefix = 'flowgate-test-'): Promi
 
 /** Config text for a gateway on port 0 with its data in `dataDir`; `extra` YAML is appended. */
 export function testConfig (dataDir: string, extra = ''): LoadedConfig {
-  return parseConfig(`gateway:
+  return parseGatewayConfig(`gateway:
   id: test-gw
   dataDir: ${JSON.stringify(dataDir)}
   logLevel: silent

@@ -1,0 +1,270 @@
+/**
+ * A running bridge: reads the log from its cursor, maps, filters, batches and
+ * delivers, one request in flight, in log order.
+ *
+ * MUST: the cursor moves past an event only once the upstream answered 2xx, or
+ *       it is filtered out, or it is in the dead-letter store.
+ * MUST: retryable failures (network, timeout, 408, 429, 5xx, 3xx) retry forever
+ *       with backoff; nothing is skipped while the upstream is away.
+ * MUST: a permanent rejection of a batch is split until the rejected events are
+ *       found; those go to the dead-letter store, the rest are delivered.
+ * MUST: a resent event keeps its id (ids derive from the sequence number).
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
+import { createBatchEncoder, encodeEventJSON, encodeHttp, toJSONFormat, type CloudEvent, type HttpMessage } from './cloudevents/index.js'
+import type { CompiledBridge } from './compile.js'
+import { classify, nextDelay, type RetryDecision } from './retry/index.js'
+import type { SendResult } from './sink/http-sink.js'
+
+export interface BridgeLogger {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+  error (obj: object, msg: string): void
+}
+
+export interface Sink {
+  send (message: HttpMessage, signal?: AbortSignal): Promise<SendResult>
+  close (): Promise<void>
+}
+
+export interface BridgeDeps {
+  log: EventLog
+  cursors: CursorStore
+  deadLetters: DeadLetterStore
+  sink: Sink
+  logger: BridgeLogger
+  now?: () => number
+  random?: () => number
+}
+
+export type BridgeState = 'starting' | 'running' | 'retrying' | 'stopped'
+
+export interface BridgeStatus {
+  name: string
+  state: BridgeState
+  /** Last sequence number settled (delivered, filtered out or dead-lettered). */
+  cursor: number
+  delivered: number
+  filtered: number
+  retries: number
+  deadLettered: number
+  /** Records removed by retention before this bridge could deliver them. */
+  missed: number
+  lastError?: string | undefined
+}
+
+interface Item { seq: number, event: CloudEvent, piece?: Buffer }
+
+const READ_CHUNK = 2000
+
+export class Bridge {
+  readonly name: string
+  private readonly cfg: CompiledBridge
+  private readonly deps: BridgeDeps
+  private readonly abort = new AbortController()
+  private readonly now: () => number
+  private readonly random: () => number
+  private cursor = 0
+  private state: BridgeState = 'starting'
+  private running: Promise<void> | undefined
+  private closing: Promise<void> | undefined
+  private readonly counts = { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
+  private lastError: string | undefined
+
+  constructor (cfg: CompiledBridge, deps: BridgeDeps) {
+    this.name = cfg.name
+    this.cfg = cfg
+    this.deps = deps
+    this.now = deps.now ?? Date.now
+    this.random = deps.random ?? Math.random
+  }
+
+  /** Resolves the starting cursor (stored, or from the configured start) and begins delivering. */
+  async start (): Promise<void> {
+    const { log, cursors } = this.deps
+    const stored = await cursors.get(this.name)
+    if (stored !== undefined) {
+      this.cursor = stored
+    } else {
+      const start = this.cfg.start
+      this.cursor = start.kind === 'end'
+        ? log.lastSeq
+        : start.kind === 'earliest'
+          ? log.firstSeq - 1
+          : start.kind === 'seq'
+            ? Math.max(0, start.seq - 1)
+            : (await log.seekTime(start.ms)) - 1
+      await cursors.set(this.name, this.cursor)
+    }
+    this.state = 'running'
+    this.deps.logger.info({ event: 'bridge-up', bridge: this.name, cursor: this.cursor, stored: stored !== undefined }, `bridge ${this.name} started at sequence ${this.cursor + 1}`)
+    this.running = this.run().catch((err: unknown) => {
+      if (this.abort.signal.aborted) return
+      this.state = 'stopped'
+      this.lastError = (err as Error).message
+      this.deps.logger.error({ event: 'bridge-down', bridge: this.name, err }, `bridge ${this.name} stopped on an error`)
+    })
+  }
+
+  status (): BridgeStatus {
+    return { name: this.name, state: this.state, cursor: this.cursor, ...this.counts, lastError: this.lastError }
+  }
+
+  /** Stops after aborting the request in flight (its events stay undelivered and are resent later). Idempotent. */
+  async close (): Promise<void> {
+    this.closing ??= (async () => {
+      this.abort.abort()
+      await this.running
+      await this.deps.sink.close()
+      this.state = 'stopped'
+    })()
+    await this.closing
+  }
+
+  private async run (): Promise<void> {
+    const { log } = this.deps
+    const signal = this.abort.signal
+    let batch: Item[] = []
+    let batchBytes = 2
+    /** Last sequence number read into (or filtered out of) the current batch. */
+    let settledThrough = this.cursor
+    let lingerUntil = 0
+
+    while (!signal.aborted) {
+      if (settledThrough >= log.lastSeq) {
+        if (batch.length > 0) {
+          const wait = lingerUntil - this.now()
+          if (wait > 0) {
+            await log.waitFor(settledThrough + 1, AbortSignal.any([signal, AbortSignal.timeout(wait)]))
+            continue
+          }
+          await this.flush(batch, settledThrough)
+          batch = []
+          batchBytes = 2
+          continue
+        }
+        if (settledThrough > this.cursor) await this.advance(settledThrough)
+        await log.waitFor(settledThrough + 1, signal)
+        continue
+      }
+      const records = await log.read(settledThrough + 1, READ_CHUNK)
+      if (records.length === 0) break // closed
+      const first = records[0] as LogRecord
+      if (first.seq > settledThrough + 1) {
+        const missed = first.seq - settledThrough - 1
+        this.counts.missed += missed
+        this.deps.logger.warn({ event: 'bridge-missed', bridge: this.name, fromSeq: settledThrough + 1, toSeq: first.seq - 1, records: missed }, `bridge ${this.name}: ${missed} records were removed by retention before delivery`)
+      }
+      for (const record of records) {
+        if (signal.aborted) return
+        const item = this.prepare(record)
+        if (item === undefined) {
+          this.counts.filtered++
+          settledThrough = record.seq
+          continue
+        }
+        const size = item.piece !== undefined ? item.piece.length + 1 : 0
+        if (batch.length > 0 && (batch.length >= this.cfg.maxEvents || batchBytes + size > this.cfg.maxBytes)) {
+          await this.flush(batch, settledThrough)
+          batch = []
+          batchBytes = 2
+        }
+        if (batch.length === 0) lingerUntil = this.now() + this.cfg.lingerMs
+        batch.push(item)
+        batchBytes += size
+        settledThrough = record.seq
+      }
+    }
+  }
+
+  /** Maps and filters a record; undefined when it is not for this bridge. */
+  private prepare (record: LogRecord): Item | undefined {
+    if (!this.cfg.matchesTopic(record.topic)) return undefined
+    const event = this.cfg.map(record)
+    if (!this.cfg.filter(event)) return undefined
+    return this.cfg.mode === 'batch' ? { seq: record.seq, event, piece: encodeEventJSON(event) } : { seq: record.seq, event }
+  }
+
+  private async flush (batch: Item[], settledThrough: number): Promise<void> {
+    await this.deliver(batch)
+    await this.advance(settledThrough)
+  }
+
+  private async advance (seq: number): Promise<void> {
+    this.cursor = seq
+    await this.deps.cursors.set(this.name, seq)
+  }
+
+  private encode (items: readonly Item[]): HttpMessage {
+    if (this.cfg.mode !== 'batch') return encodeHttp((items[0] as Item).event, this.cfg.mode)
+    const enc = createBatchEncoder()
+    for (const item of items) enc.push(item.piece as Buffer)
+    return enc.finish()
+  }
+
+  /** Sends until the upstream takes the events or rejects them for good. */
+  private async deliver (items: readonly Item[]): Promise<void> {
+    const message = this.encode(items)
+    let attempt = 0
+    let previousMs: number | undefined
+    for (;;) {
+      const result = await this.deps.sink.send(message, this.abort.signal)
+      const decision = classify(result.outcome)
+      if (decision.action === 'success') {
+        this.counts.delivered += items.length
+        if (this.state === 'retrying') {
+          this.deps.logger.info({ event: 'bridge-recovered', bridge: this.name, attempts: attempt + 1 }, `bridge ${this.name} delivering again`)
+        }
+        this.state = 'running'
+        this.lastError = undefined
+        return
+      }
+      if (decision.action === 'reject') {
+        await this.rejected(items, decision.status, result.body)
+        return
+      }
+      attempt++
+      this.counts.retries++
+      const delay = nextDelay(attempt, {
+        baseMs: this.cfg.retryBaseMs,
+        maxMs: this.cfg.retryMaxMs,
+        random: this.random,
+        jitter: 'decorrelated',
+        previousMs,
+        retryAfter: decision.retryAfter,
+        now: this.now()
+      })
+      previousMs = delay
+      this.lastError = describe(decision, result)
+      if (this.state !== 'retrying' || attempt % 20 === 0) {
+        this.deps.logger.warn({ event: 'bridge-retrying', bridge: this.name, attempt, error: this.lastError, nextAttempt: new Date(this.now() + delay).toISOString() }, `bridge ${this.name}: delivery failed (${this.lastError}), retrying`)
+      }
+      this.state = 'retrying'
+      await sleep(delay, undefined, { signal: this.abort.signal })
+    }
+  }
+
+  /** A permanent rejection: split a batch to find the rejected events; dead-letter those. */
+  private async rejected (items: readonly Item[], status: number, body: string): Promise<void> {
+    if (items.length > 1) {
+      const mid = items.length >> 1
+      await this.deliver(items.slice(0, mid))
+      await this.deliver(items.slice(mid))
+      return
+    }
+    const item = items[0] as Item
+    await this.deps.deadLetters.add(this.name, [{ seq: item.seq, time: this.now(), event: toJSONFormat(item.event) as unknown as Record<string, unknown>, status, body }])
+    this.counts.deadLettered++
+    this.deps.logger.warn({ event: 'dead-letter', bridge: this.name, seq: item.seq, id: item.event.id, status }, `bridge ${this.name}: upstream rejected event ${item.event.id} (${status}); moved to the dead-letter store`)
+  }
+}
+
+function describe (decision: RetryDecision, result: SendResult): string {
+  if (result.outcome.kind === 'timeout') return 'timeout'
+  if (result.outcome.kind === 'network-error') {
+    const err = result.outcome.error as { code?: string, message?: string } | undefined
+    return `network error ${err?.code ?? err?.message ?? ''}`.trim()
+  }
+  return `HTTP ${result.outcome.status}${decision.action === 'retry' && decision.retryAfter !== undefined ? `, Retry-After ${decision.retryAfter}` : ''}`
+}

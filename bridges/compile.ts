@@ -1,0 +1,88 @@
+/**
+ * A bridge's config compiled once into the pure stages it runs per record:
+ * topic match, CloudEvent mapping, filters. Errors are ConfigErrors whose path
+ * is relative to the bridge (`filters[1].sql`), for the loader to prefix.
+ */
+import type { BridgeConfig } from '../config/index.js'
+import { parseDuration, parseSize } from '../config/index.js'
+import { compile as compileCesql } from './cesql/index.js'
+import { ConfigError, contextAttributes, createMapper, type RecordMapper } from './cloudevents/index.js'
+import { compileFilters, type EventPredicate } from './filters/index.js'
+import { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
+
+export type StartPosition = { kind: 'end' } | { kind: 'earliest' } | { kind: 'time', ms: number } | { kind: 'seq', seq: number }
+
+export interface CompiledBridge {
+  name: string
+  matchesTopic: TopicMatcher
+  map: RecordMapper
+  filter: EventPredicate
+  start: StartPosition
+  mode: 'binary' | 'structured' | 'batch'
+  maxEvents: number
+  maxBytes: number
+  lingerMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i
+
+/** The `sql` dialect: CESQL compiled once; an event passes only on Boolean true without error. */
+export function compileSqlFilter (expression: string): EventPredicate {
+  const compiled = compileCesql(expression)
+  if (!compiled.ok) {
+    const { line, column } = compiled.position
+    throw new ConfigError('', `invalid CESQL expression ${JSON.stringify(expression)} at line ${line}, column ${column}: ${compiled.message}`)
+  }
+  return event => compiled.matches(contextAttributes(event))
+}
+
+export function parseStart (start: string | number): StartPosition {
+  if (typeof start === 'number') {
+    if (!Number.isSafeInteger(start) || start < 0) throw new ConfigError('start', 'a sequence number must be a non-negative integer')
+    return { kind: 'seq', seq: start }
+  }
+  if (start === 'end' || start === 'earliest') return { kind: start }
+  if (/^\d+$/.test(start)) return { kind: 'seq', seq: Number(start) }
+  if (RFC3339.test(start) && !Number.isNaN(Date.parse(start))) return { kind: 'time', ms: Date.parse(start) }
+  throw new ConfigError('start', `must be end, earliest, an RFC 3339 time or a sequence number, got ${JSON.stringify(start)}`)
+}
+
+function within (prefix: string, fn: () => void): void {
+  try {
+    fn()
+  } catch (err) {
+    if (err instanceof ConfigError) throw err.atPath(prefix)
+    throw err
+  }
+}
+
+export function compileBridge (cfg: BridgeConfig, gatewayId: string): CompiledBridge {
+  let matchesTopic: TopicMatcher = () => false
+  let map: RecordMapper | undefined
+  let filter: EventPredicate = () => true
+  within('topics', () => { matchesTopic = compileTopicFilters(cfg.topics) })
+  within('event', () => {
+    map = createMapper({ gatewayId, topicPattern: cfg.event.topicPattern, type: cfg.event.type, source: cfg.event.source, subject: cfg.event.subject })
+  })
+  within('filters', () => { filter = compileFilters(cfg.filters, { sql: compileSqlFilter }) })
+  const start = parseStart(cfg.start)
+  const initial = parseDuration(cfg.retry.initialDelay)
+  const max = parseDuration(cfg.retry.maxDelay)
+  if (initial <= 0) throw new ConfigError('retry.initialDelay', 'must be more than 0')
+  if (max < initial) throw new ConfigError('retry.maxDelay', 'must not be less than retry.initialDelay')
+  return {
+    name: cfg.name,
+    matchesTopic,
+    map: map as RecordMapper,
+    filter,
+    start,
+    mode: cfg.sink.mode,
+    maxEvents: cfg.sink.mode === 'batch' ? cfg.batch.maxEvents : 1,
+    maxBytes: parseSize(cfg.batch.maxBytes),
+    lingerMs: cfg.sink.mode === 'batch' ? cfg.batch.lingerMs : 0,
+    retryBaseMs: initial,
+    retryMaxMs: max
+  }
+}

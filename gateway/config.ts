@@ -1,0 +1,41 @@
+/**
+ * Loading the gateway's config: the schema (config/) plus the checks only the
+ * bridge compilers can make (filters, CESQL, topic patterns, templates).
+ */
+import { existsSync } from 'node:fs'
+import { BridgeConfigError, compileBridge } from '../bridges/index.js'
+import { defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
+
+export function checkConfig (config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = []
+  const names = new Set<string>()
+  config.bridges.forEach((bridge, i) => {
+    const at = `bridges[${i}]`
+    if (names.has(bridge.name)) issues.push({ path: `${at}.name`, message: `duplicate bridge name ${JSON.stringify(bridge.name)}` })
+    names.add(bridge.name)
+    try {
+      compileBridge(bridge, config.gateway.id)
+    } catch (err) {
+      if (!(err instanceof BridgeConfigError)) throw err
+      const path = err.path === '' ? at : err.path.startsWith('[') ? at + err.path : `${at}.${err.path}`
+      issues.push({ path, message: err.detail })
+    }
+    for (const key of ['ca', 'cert', 'key'] as const) {
+      const file = bridge.sink.tls[key]
+      if (file !== undefined && !existsSync(file)) issues.push({ path: `${at}.sink.tls.${key}`, message: `file not found: ${file}` })
+    }
+    if ((bridge.sink.tls.cert === undefined) !== (bridge.sink.tls.key === undefined)) {
+      issues.push({ path: `${at}.sink.tls`, message: 'cert and key go together' })
+    }
+  })
+  return issues
+}
+
+/** Reads and checks a config file; without a file, the embedded defaults. */
+export async function loadGatewayConfig (file?: string, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+  return file === undefined ? defaultConfig() : await loadConfig(file, env, checkConfig)
+}
+
+export function parseGatewayConfig (text: string, opts: { env?: NodeJS.ProcessEnv, file?: string } = {}): LoadedConfig {
+  return parseConfig(text, { ...opts, check: checkConfig })
+}

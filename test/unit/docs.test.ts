@@ -22,3 +22,15 @@ t.test('the README shows the two commands a newcomer needs', async t => {
   t.match(readme, 'npm install && npm start')
   t.match(readme, 'npm test')
 })
+
+t.test('the example configs are valid', async t => {
+  const { readdir } = await import('node:fs/promises')
+  const { loadGatewayConfig } = await import('../../gateway/config.js')
+  const dir = join(repoRoot, 'config', 'examples')
+  const files = (await readdir(dir)).filter(f => f.endsWith('.yaml'))
+  t.ok(files.includes('quickstart.yaml'))
+  for (const f of files) {
+    const loaded = await loadGatewayConfig(join(dir, f), {})
+    t.ok(loaded.config.bridges.length >= 0, `${f} is valid`)
+  }
+})

@@ -12,8 +12,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
-import { createBatchEncoder, encodeEventJSON, encodeHttp, toJSONFormat, type CloudEvent, type HttpMessage } from './cloudevents/index.js'
+import { CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, createBatchEncoder, encodeEventJSON, encodeHttp, toJSONFormat, type CloudEvent, type HttpMessage } from './cloudevents/index.js'
+import { createEventJSONEncoder } from './cloudevents/json-format.js'
 import type { CompiledBridge } from './compile.js'
+import { HEARTBEAT_TOPIC, heartbeatEvent } from './heartbeat.js'
 import { classify, nextDelay, type RetryDecision } from './retry/index.js'
 import type { SendResult } from './sink/http-sink.js'
 
@@ -36,7 +38,13 @@ export interface BridgeDeps {
   logger: BridgeLogger
   now?: () => number
   random?: () => number
+  /** Counters carried over from an earlier run of the same bridge (pause/resume, replay). */
+  counts?: BridgeCounts
+  /** Called after every upstream request, for metrics. */
+  onRequest?: (status: number | 'timeout' | 'error', durationMs: number) => void
 }
+
+export interface BridgeCounts { delivered: number, filtered: number, retries: number, deadLettered: number, missed: number }
 
 export type BridgeState = 'starting' | 'running' | 'retrying' | 'stopped'
 
@@ -54,7 +62,8 @@ export interface BridgeStatus {
   lastError?: string | undefined
 }
 
-interface Item { seq: number, event: CloudEvent, piece?: Buffer }
+/** An event to send: `piece` is its JSON format (batch, structured mode); `raw` the JSON text its data was parsed from. */
+interface Item { seq: number, event: CloudEvent, piece?: Buffer, raw?: Buffer | undefined }
 
 const READ_CHUNK = 2000
 
@@ -69,8 +78,9 @@ export class Bridge {
   private state: BridgeState = 'starting'
   private running: Promise<void> | undefined
   private closing: Promise<void> | undefined
-  private readonly counts = { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
+  private readonly counts: BridgeCounts
   private lastError: string | undefined
+  private readonly json = createEventJSONEncoder()
 
   constructor (cfg: CompiledBridge, deps: BridgeDeps) {
     this.name = cfg.name
@@ -78,6 +88,7 @@ export class Bridge {
     this.deps = deps
     this.now = deps.now ?? Date.now
     this.random = deps.random ?? Math.random
+    this.counts = deps.counts ?? { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
   }
 
   /** Resolves the starting cursor (stored, or from the configured start) and begins delivering. */
@@ -130,60 +141,126 @@ export class Bridge {
     /** Last sequence number read into (or filtered out of) the current batch. */
     let settledThrough = this.cursor
     let lingerUntil = 0
+    /**
+     * The batch being delivered while the loop reads, maps and encodes the next one: still one
+     * request in flight and the cursor moves in order, but the upstream's time to answer no
+     * longer adds to ours (it doubles a backlog's drain rate).
+     */
+    let inFlight: Promise<void> | undefined
+    /** Waits for the batch in flight; its error (a store failure) is the loop's error. */
+    const settle = async (): Promise<void> => {
+      const pending = inFlight
+      inFlight = undefined
+      await pending
+    }
+    const dispatch = async (items: Item[], through: number): Promise<void> => {
+      await settle()
+      const pending = this.flush(items, through)
+      pending.catch(() => {}) // observed by settle(); an abort must not be an unhandled rejection
+      inFlight = pending
+    }
 
-    while (!signal.aborted) {
-      if (settledThrough >= log.lastSeq) {
-        if (batch.length > 0) {
-          const wait = lingerUntil - this.now()
-          if (wait > 0) {
-            await log.waitFor(settledThrough + 1, AbortSignal.any([signal, AbortSignal.timeout(wait)]))
+    try {
+      while (!signal.aborted) {
+        if (settledThrough >= log.lastSeq) {
+          if (batch.length > 0) {
+            const wait = lingerUntil - this.now()
+            if (wait > 0) {
+              await this.waitForRecord(settledThrough + 1, wait)
+              continue
+            }
+            await dispatch(batch, settledThrough)
+            batch = []
+            batchBytes = 2
             continue
           }
-          await this.flush(batch, settledThrough)
-          batch = []
-          batchBytes = 2
+          // caught up: let the batch in flight move the cursor first, then the filtered-out tail
+          await settle()
+          if (settledThrough > this.cursor) await this.advance(settledThrough)
+          await this.waitForRecord(settledThrough + 1)
           continue
         }
-        if (settledThrough > this.cursor) await this.advance(settledThrough)
-        await log.waitFor(settledThrough + 1, signal)
-        continue
-      }
-      const records = await log.read(settledThrough + 1, READ_CHUNK)
-      if (records.length === 0) break // closed
-      const first = records[0] as LogRecord
-      if (first.seq > settledThrough + 1) {
-        const missed = first.seq - settledThrough - 1
-        this.counts.missed += missed
-        this.deps.logger.warn({ event: 'bridge-missed', bridge: this.name, fromSeq: settledThrough + 1, toSeq: first.seq - 1, records: missed }, `bridge ${this.name}: ${missed} records were removed by retention before delivery`)
-      }
-      for (const record of records) {
-        if (signal.aborted) return
-        const item = this.prepare(record)
-        if (item === undefined) {
-          this.counts.filtered++
+        const records = await log.read(settledThrough + 1, READ_CHUNK)
+        if (records.length === 0) {
+          // Retention removed every record after settledThrough (the log is empty): count them
+          // as missed and wait for new ones, rather than end the delivery loop.
+          const gone = Math.min(log.lastSeq, log.firstSeq - 1)
+          if (gone > settledThrough) {
+            this.missedRecords(settledThrough + 1, gone)
+            settledThrough = gone
+          }
+          continue
+        }
+        const first = records[0] as LogRecord
+        if (first.seq > settledThrough + 1) this.missedRecords(settledThrough + 1, first.seq - 1)
+        for (const record of records) {
+          if (signal.aborted) return
+          const item = this.prepare(record)
+          if (item === undefined) {
+            this.counts.filtered++
+            settledThrough = record.seq
+            continue
+          }
+          const size = item.piece !== undefined ? item.piece.length + 1 : 0
+          if (batch.length > 0 && (batch.length >= this.cfg.maxEvents || batchBytes + size > this.cfg.maxBytes)) {
+            await dispatch(batch, settledThrough)
+            batch = []
+            batchBytes = 2
+          }
+          if (batch.length === 0) lingerUntil = this.now() + this.cfg.lingerMs
+          batch.push(item)
+          batchBytes += size
           settledThrough = record.seq
-          continue
         }
-        const size = item.piece !== undefined ? item.piece.length + 1 : 0
-        if (batch.length > 0 && (batch.length >= this.cfg.maxEvents || batchBytes + size > this.cfg.maxBytes)) {
-          await this.flush(batch, settledThrough)
-          batch = []
-          batchBytes = 2
-        }
-        if (batch.length === 0) lingerUntil = this.now() + this.cfg.lingerMs
-        batch.push(item)
-        batchBytes += size
-        settledThrough = record.seq
       }
+    } finally {
+      // after an abort the request in flight is aborted too; close() returns once it has settled
+      await inFlight?.catch(() => {})
+    }
+  }
+
+  private missedRecords (fromSeq: number, toSeq: number): void {
+    const missed = toSeq - fromSeq + 1
+    this.counts.missed += missed
+    this.deps.logger.warn({ event: 'bridge-missed', bridge: this.name, fromSeq, toSeq, records: missed }, `bridge ${this.name}: ${missed} records were removed by retention before delivery`)
+  }
+
+  /**
+   * Waits until record `seq` is committed, at most `timeoutMs`, or until the bridge stops.
+   * The log leaves its abort listener on the signal it is given, so it gets a signal of its
+   * own for each wait: with the bridge's long-lived signal, every idle wait would add a
+   * listener that is never removed (a leak, and a MaxListenersExceededWarning).
+   */
+  private async waitForRecord (seq: number, timeoutMs?: number): Promise<void> {
+    const signal = this.abort.signal
+    if (signal.aborted) return
+    const wait = new AbortController()
+    const stop = (): void => { wait.abort() }
+    signal.addEventListener('abort', stop, { once: true })
+    const timer = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs)
+    try {
+      await this.deps.log.waitFor(seq, wait.signal)
+    } finally {
+      signal.removeEventListener('abort', stop)
+      if (timer !== undefined) clearTimeout(timer)
     }
   }
 
   /** Maps and filters a record; undefined when it is not for this bridge. */
   private prepare (record: LogRecord): Item | undefined {
+    if (record.topic === HEARTBEAT_TOPIC) {
+      if (!this.cfg.heartbeat) return undefined
+      const event = heartbeatEvent(record, this.cfg.gatewayId)
+      return this.cfg.mode === 'batch' ? { seq: record.seq, event, piece: encodeEventJSON(event) } : { seq: record.seq, event }
+    }
     if (!this.cfg.matchesTopic(record.topic)) return undefined
     const event = this.cfg.map(record)
     if (!this.cfg.filter(event)) return undefined
-    return this.cfg.mode === 'batch' ? { seq: record.seq, event, piece: encodeEventJSON(event) } : { seq: record.seq, event }
+    // JSON data is the payload parsed: its text goes out as it is (no second serialisation)
+    const raw = event.datacontenttype === CONTENT_TYPE_JSON && event.data !== undefined && !Buffer.isBuffer(event.data) ? record.payload : undefined
+    if (this.cfg.mode === 'binary') return { seq: record.seq, event, raw }
+    // a mapped event's attributes other than id, time, sequence and data follow from topic and client id
+    return { seq: record.seq, event, piece: this.json.encode(event, record.topic + '\u0000' + record.clientId, raw) }
   }
 
   private async flush (batch: Item[], settledThrough: number): Promise<void> {
@@ -197,7 +274,14 @@ export class Bridge {
   }
 
   private encode (items: readonly Item[]): HttpMessage {
-    if (this.cfg.mode !== 'batch') return encodeHttp((items[0] as Item).event, this.cfg.mode)
+    const first = items[0] as Item
+    if (this.cfg.mode === 'binary') {
+      const message = encodeHttp(first.event, 'binary')
+      return first.raw === undefined ? message : { headers: message.headers, body: first.raw }
+    }
+    if (this.cfg.mode === 'structured') {
+      return first.piece === undefined ? encodeHttp(first.event, 'structured') : { headers: { 'content-type': CONTENT_TYPE_STRUCTURED }, body: first.piece }
+    }
     const enc = createBatchEncoder()
     for (const item of items) enc.push(item.piece as Buffer)
     return enc.finish()
@@ -210,7 +294,9 @@ export class Bridge {
     let previousMs: number | undefined
     for (;;) {
       const result = await this.deps.sink.send(message, this.abort.signal)
-      const decision = classify(result.outcome)
+      const o = result.outcome
+      this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
+      const decision = classify(o)
       if (decision.action === 'success') {
         this.counts.delivered += items.length
         if (this.state === 'retrying') {

@@ -14,6 +14,9 @@ export type StartPosition = { kind: 'end' } | { kind: 'earliest' } | { kind: 'ti
 
 export interface CompiledBridge {
   name: string
+  gatewayId: string
+  /** This bridge carries the gateway's heartbeat events. */
+  heartbeat: boolean
   matchesTopic: TopicMatcher
   map: RecordMapper
   filter: EventPredicate
@@ -58,7 +61,7 @@ function within (prefix: string, fn: () => void): void {
   }
 }
 
-export function compileBridge (cfg: BridgeConfig, gatewayId: string): CompiledBridge {
+export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { heartbeat?: boolean } = {}): CompiledBridge {
   let matchesTopic: TopicMatcher = () => false
   let map: RecordMapper | undefined
   let filter: EventPredicate = () => true
@@ -74,6 +77,8 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string): CompiledBr
   if (max < initial) throw new ConfigError('retry.maxDelay', 'must not be less than retry.initialDelay')
   return {
     name: cfg.name,
+    gatewayId,
+    heartbeat: opts.heartbeat === true,
     matchesTopic,
     map: map as RecordMapper,
     filter,

@@ -1,5 +1,6 @@
-export { Bridge, type BridgeDeps, type BridgeStatus, type BridgeState, type BridgeLogger, type Sink } from './bridge.js'
+export { Bridge, type BridgeDeps, type BridgeStatus, type BridgeState, type BridgeLogger, type Sink, type BridgeCounts } from './bridge.js'
 export { compileBridge, compileSqlFilter, parseStart, type CompiledBridge, type StartPosition } from './compile.js'
 export { HttpSink, type HttpSinkOptions, type SendResult } from './sink/http-sink.js'
 export { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
 export { ConfigError as BridgeConfigError } from './cloudevents/index.js'
+export { HEARTBEAT_TOPIC, HEARTBEAT_TYPE, heartbeatEvent } from './heartbeat.js'

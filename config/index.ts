@@ -1,4 +1,4 @@
-export { ConfigSchema, type Config, type ListenerConfig, type BridgeConfig } from './schema.js'
+export { ConfigSchema, type Config, type ListenerConfig, type BridgeConfig, type AuthConfig, type AclConfig, type LimitsConfig } from './schema.js'
 export { parseConfig, loadConfig, defaultConfig, ConfigError, formatPath, type LoadedConfig, type ConfigIssue } from './load.js'
 export { redactConfig, printConfig, REDACTED } from './redact.js'
 export { parseSize, parseDuration } from './units.js'

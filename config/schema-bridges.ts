@@ -42,6 +42,11 @@ const Event = Type.Object({
   subject: Type.Optional(Type.String({ minLength: 1, description: 'Template for `subject`. Default: the MQTT topic.' }))
 }, { additionalProperties: false, default: {} })
 
+const Window = Type.Object({
+  schedule: Type.String({ minLength: 1, description: 'When a delivery window opens: cron expression (5 fields, or 6 with seconds first).' }),
+  duration: Type.String({ pattern: DURATION_PATTERN, description: 'How long each window stays open.' })
+}, { additionalProperties: false, description: 'Deliver only inside these windows (metered uplinks); outside, events wait on disk.' })
+
 export const Bridge = Type.Object({
   name: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$', description: 'Names the bridge in logs, metrics and commands (lowercase letters, digits, `-`, `_`).' }),
   topics: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['#'], description: 'MQTT topic filters whose messages feed the bridge.' }),
@@ -54,7 +59,8 @@ export const Bridge = Type.Object({
   event: Event,
   sink: Sink,
   batch: Batch,
-  retry: Retry
+  retry: Retry,
+  window: Type.Optional(Window)
 }, { additionalProperties: false })
 
 export const Bridges = Type.Array(Bridge, { default: [], description: 'Bridges delivering the log upstream as CloudEvents over HTTP.' })

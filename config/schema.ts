@@ -4,7 +4,9 @@
  * Fields marked `secret: true` are redacted wherever the config is printed.
  */
 import { Type, type Static, type TString } from '@sinclair/typebox'
+import { Admin, CRON_DESCRIPTION, Jobs } from './schema-admin.js'
 import { Bridges } from './schema-bridges.js'
+import { Acl, Auth, Limits, Listener } from './schema-security.js'
 import { Enum } from './schema-util.js'
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.js'
 
@@ -12,12 +14,6 @@ const Size = (def: string, description: string): TString =>
   Type.String({ pattern: SIZE_PATTERN, default: def, description: `${description} (size: \`512KiB\`, \`1GiB\`)` })
 const Duration = (def: string, description: string): TString =>
   Type.String({ pattern: DURATION_PATTERN, default: def, description: `${description} (duration: \`500ms\`, \`30s\`, \`7d\`)` })
-
-const Listener = Type.Object({
-  host: Type.String({ default: '127.0.0.1', description: 'Address to bind.' }),
-  port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883, description: 'TCP port; 0 picks a free one.' }),
-  protocol: Enum(['mqtt'], { default: 'mqtt', description: 'Listener protocol.' })
-}, { additionalProperties: false })
 
 const Gateway = Type.Object({
   id: Type.String({
@@ -35,13 +31,16 @@ const Broker = Type.Object({
     default: [{ host: '127.0.0.1', port: 1883, protocol: 'mqtt' }],
     description: 'MQTT listeners.'
   }),
-  maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535, default: 256, description: 'Longest client id accepted.' })
+  maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535, default: 256, description: 'Longest client id accepted.' }),
+  auth: Auth,
+  acl: Acl,
+  limits: Limits
 }, { additionalProperties: false, default: {} })
 
 const Retention = Type.Object({
   maxAge: Duration('7d', 'Records older than this are removed by the retention sweep.'),
   maxBytes: Size('1GiB', 'Byte budget of the event log; what happens when it is reached is `storage.whenFull`.'),
-  sweepInterval: Duration('1m', 'How often the age limit is enforced.')
+  sweepSchedule: Type.String({ minLength: 1, default: '* * * * *', description: `When the retention sweep removes records older than maxAge: ${CRON_DESCRIPTION}.` })
 }, { additionalProperties: false, default: {} })
 
 const Storage = Type.Object({
@@ -60,9 +59,11 @@ export const ConfigSchema = Type.Object({
   gateway: Gateway,
   broker: Broker,
   storage: Storage,
-  bridges: Bridges
+  bridges: Bridges,
+  admin: Admin,
+  jobs: Jobs
 }, { additionalProperties: false })
 
 export type Config = Static<typeof ConfigSchema>
-export type ListenerConfig = Static<typeof Listener>
+export type { ListenerConfig, AuthConfig, AclConfig, LimitsConfig } from './schema-security.js'
 export type { BridgeConfig } from './schema-bridges.js'

@@ -1,9 +1,15 @@
 /**
- * The embedded Aedes broker, wired to the event log: a client's publish is
- * acknowledged only once its record is committed.
+ * The embedded Aedes broker, wired to the event log and to the security layer:
+ * a client logs in (gateway/auth), what it publishes and subscribes is checked
+ * against the access rules and the topic limits, and a publish is acknowledged
+ * only once its record is committed.
  */
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
+import { parseDuration, type LimitsConfig } from '../config/index.js'
 import type { EventLog } from '../storage/index.js'
+import type { Security } from './auth/index.js'
+import { FlowgateError, isFlowgateError } from './errors.js'
+import { topicEncodingProblem, topicLimitExceeded, type TopicLimits } from './limits-rules.js'
 import type { Logger } from './logger.js'
 
 export interface BrokerDeps {
@@ -11,38 +17,100 @@ export interface BrokerDeps {
   logger: Logger
   persistence?: AedesOptions['persistence']
   maxClientIdLength: number
+  security: Security
+  limits: LimitsConfig
 }
 
 const usernames = new WeakMap<Client, string>()
 const emptyPersistentId = new WeakSet<Client>()
+const securities = new WeakMap<Aedes, Security>()
+/** Refusals already counted and logged where they were decided. */
+const decided = new WeakSet<Error>()
+
+/** The security layer of a broker made by createBroker: its counters are `securityOf(broker)?.stats()`. */
+export function securityOf (broker: Aedes): Security | undefined {
+  return securities.get(broker)
+}
+
+// Aedes errors that close a connection for reasons other than bad input.
+const NOT_PROTOCOL_ERRORS = new Set(['keep alive timeout', 'connect did not arrive in time', 'drain timeout', 'connection closed'])
 
 export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
-  const { log, logger } = deps
+  const { log, logger, security } = deps
+  const topicLimits: TopicLimits = { maxTopicLength: deps.limits.maxTopicLength, maxTopicLevels: deps.limits.maxTopicLevels }
+  const where = (client: Client): { clientId: string, remote: string | undefined, listener: string | undefined } => {
+    const info = security.connection(client.conn)
+    return { clientId: client.id, remote: info?.remote, listener: info?.listener }
+  }
+  /** The topic checks the MQTT parser does not make; an Error closes the client. */
+  const checkTopic = (client: Client, topic: string): Error | undefined => {
+    const encoding = topicEncodingProblem(topic)
+    if (encoding !== undefined) {
+      security.protocolError(where(client), encoding)
+      const err = new Error(encoding)
+      decided.add(err)
+      return err
+    }
+    const exceeded = topicLimitExceeded(topic, topicLimits)
+    if (exceeded !== undefined) {
+      security.limitExceeded(exceeded.kind, where(client), exceeded.detail)
+      return new FlowgateError('FG_ERR_LIMIT', `${exceeded.kind} exceeded: ${exceeded.detail}`)
+    }
+    return undefined
+  }
   const opts: AedesOptions = {
     maxClientsIdLength: deps.maxClientIdLength,
+    // The listeners' PacketGuard enforces connectTimeout and broker.ts the topic levels, counted and
+    // logged; these are Aedes' own backstops (its level ceiling is 100).
+    connectTimeout: 2 * parseDuration(deps.limits.connectTimeout),
+    maxTopicLevels: 100,
     preConnect (client, packet, done) {
       // [MQTT-3.1.3-8] an empty client id requires clean session; remember it and refuse in authenticate with 0x02.
       if (packet.cmd === 'connect' && packet.clientId === '' && packet.clean === false) emptyPersistentId.add(client)
       done(null, true)
     },
-    authenticate (client, username, _password, done) {
+    authenticate (client, username, password, done) {
       if (emptyPersistentId.has(client)) {
         const err = new Error('identifier rejected: empty client id requires clean session') as AuthenticateError
         err.returnCode = 2
+        decided.add(err)
         logger.info({ event: 'connect-refused', reason: 'empty-client-id' }, 'client refused: empty client id without clean session')
         done(err, false)
         return
       }
-      if (username !== undefined) usernames.set(client, username)
-      done(null, true)
+      security.login(client, username, password).then(result => {
+        if (result.ok) {
+          // the record keeps the verified user, or the name an unverified client gave (no users configured)
+          const recorded = result.identity.user ?? username
+          if (recorded !== undefined) usernames.set(client, recorded)
+          done(null, true)
+          return
+        }
+        const err = new Error(result.message) as AuthenticateError
+        err.returnCode = result.returnCode
+        decided.add(err)
+        done(err, false)
+      }, (err: unknown) => {
+        logger.error({ err, clientId: client.id }, 'login check failed')
+        const refused = new Error('server unavailable') as AuthenticateError
+        refused.returnCode = 3
+        decided.add(refused)
+        done(refused, false)
+      })
     },
     authorizePublish (client, packet, done) {
       if (client === null) {
         done(null)
         return
       }
-      if (packet.topic.startsWith('$SYS/')) {
-        done(new Error('publishing to $SYS/ is not allowed'))
+      const bad = checkTopic(client, packet.topic)
+      if (bad !== undefined) {
+        done(bad)
+        return
+      }
+      if (!security.mayPublish(client, packet.topic)) {
+        // MQTT 3.1.1 has no negative PUBACK: the client is disconnected, nothing is logged or acknowledged
+        done(new FlowgateError('FG_ERR_ACL_DENIED', `publishing to ${packet.topic} is not allowed`))
         return
       }
       if (packet.qos === 2 && packet.dup) {
@@ -55,6 +123,15 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
         }
       }
       appendPublish(client, packet, done)
+    },
+    authorizeSubscribe (client, sub, done) {
+      const bad = checkTopic(client, sub.topic)
+      if (bad !== undefined) {
+        done(bad)
+        return
+      }
+      // a null subscription is refused with SUBACK 0x80 [MQTT-3.9.3]; the client stays connected
+      done(null, security.maySubscribe(client, sub.topic) ? sub : null)
     }
   }
   if (deps.persistence !== undefined) opts.persistence = deps.persistence
@@ -78,5 +155,14 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
     log.append(input, err => done(err))
   }
 
-  return await Aedes.createBroker(opts)
+  const broker = await Aedes.createBroker(opts)
+  securities.set(broker, security)
+  const onError = (client: Client, err: Error): void => {
+    // refusals of ours are counted where they are decided; resets and timeouts are not bad input
+    if (decided.has(err) || isFlowgateError(err) || typeof (err as NodeJS.ErrnoException).code === 'string' || NOT_PROTOCOL_ERRORS.has(err.message)) return
+    security.protocolError(where(client), err)
+  }
+  broker.on('clientError', onError)
+  broker.on('connectionError', onError)
+  return broker
 }

@@ -3,11 +3,33 @@
  * bridge compilers can make (filters, CESQL, topic patterns, templates).
  */
 import { existsSync } from 'node:fs'
+import { isIP } from 'node:net'
+import cron from 'node-cron'
 import { BridgeConfigError, compileBridge } from '../bridges/index.js'
 import { defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
+import { checkSecurityConfig } from './auth/index.js'
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
+export function isLoopback (host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true
+  return isIP(host) === 4 && host.startsWith('127.')
+}
+
+function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
+  if (!cron.validate(expr)) issues.push({ path, message: `not a valid cron expression: ${JSON.stringify(expr)}` })
+}
 
 export function checkConfig (config: Config): ConfigIssue[] {
-  const issues: ConfigIssue[] = []
+  const issues: ConfigIssue[] = checkSecurityConfig(config)
+  checkCron(config.storage.retention.sweepSchedule, 'storage.retention.sweepSchedule', issues)
+  if (config.admin.enabled && !isLoopback(config.admin.host) && config.admin.token === undefined) {
+    issues.push({ path: 'admin.token', message: `is required when the admin API listens beyond loopback (admin.host ${config.admin.host})` })
+  }
+  const heartbeat = config.jobs.heartbeat
+  if (heartbeat !== undefined) {
+    checkCron(heartbeat.schedule, 'jobs.heartbeat.schedule', issues)
+    if (!config.bridges.some(b => b.name === heartbeat.bridge)) issues.push({ path: 'jobs.heartbeat.bridge', message: `no bridge is named ${JSON.stringify(heartbeat.bridge)}` })
+  }
   const names = new Set<string>()
   config.bridges.forEach((bridge, i) => {
     const at = `bridges[${i}]`
@@ -20,6 +42,7 @@ export function checkConfig (config: Config): ConfigIssue[] {
       const path = err.path === '' ? at : err.path.startsWith('[') ? at + err.path : `${at}.${err.path}`
       issues.push({ path, message: err.detail })
     }
+    if (bridge.window !== undefined) checkCron(bridge.window.schedule, `${at}.window.schedule`, issues)
     for (const key of ['ca', 'cert', 'key'] as const) {
       const file = bridge.sink.tls[key]
       if (file !== undefined && !existsSync(file)) issues.push({ path: `${at}.sink.tls.${key}`, message: `file not found: ${file}` })

@@ -19,6 +19,15 @@ export const ErrorCodes = {
   FG_ERR_BROKER_STATE_CORRUPT: 'a stored broker state value cannot be decoded; the gateway does not start',
   FG_ERR_BROKER_NO_SUCH_PACKET: 'no stored broker packet matches (internal to the broker state store)',
   FG_ERR_LISTEN: 'a broker listener cannot bind its address',
+  FG_ERR_TLS: 'a TLS listener\'s certificate, key or CA cannot be read or used',
+  FG_ERR_AUTH_FILE: 'the password file (broker.auth.passwordFile) cannot be read or has an invalid line',
+  FG_ERR_ACL_DENIED: 'a client published where broker.acl does not allow it; the client is disconnected',
+  FG_ERR_LIMIT: 'a client exceeded a broker limit (broker.limits); the client is disconnected',
+  FG_ERR_ADMIN_NOT_FOUND: 'admin API: no such bridge, route or item (404)',
+  FG_ERR_ADMIN_BAD_REQUEST: 'admin API: a parameter is missing or invalid (400)',
+  FG_ERR_ADMIN_UNAUTHORIZED: 'admin API: the bearer token is missing or wrong (401)',
+  FG_ERR_ADMIN_CONFLICT: 'admin API: the request conflicts with the bridge\'s state (409)',
+  FG_ERR_ADMIN_UNREACHABLE: 'a command cannot reach the admin API of a running gateway',
   FG_ERR_USAGE: 'the command line is not valid'
 } as const
 

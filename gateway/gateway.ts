@@ -4,12 +4,19 @@
  */
 import { resolve } from 'node:path'
 import type { Aedes } from 'aedes'
+import cron, { type ScheduledTask } from 'node-cron'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
 import { createBrokerPersistence, EventLog, Store, type DropEvent } from '../storage/index.js'
+import { startAdmin, type AdminServer } from './admin/server.js'
 import { BridgeSet } from './bridges.js'
+import { Security } from './auth/index.js'
 import { createBroker } from './broker.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
+import { Metrics } from './metrics.js'
+import { reloadGateway, type ReloadResult } from './reload.js'
+import { HEARTBEAT_TOPIC, heartbeatPayload } from './heartbeat.js'
+import { VERSION } from './version.js'
 
 export interface GatewayDeps {
   logger?: Logger
@@ -26,6 +33,13 @@ export interface Gateway {
   readonly listeners: readonly BoundListener[]
   readonly bridges: BridgeSet
   readonly logger: Logger
+  readonly metrics: Metrics
+  /** Authentication, access rules and limits; its counters are `security.stats()`. */
+  readonly security: Security
+  /** The admin API, when enabled. */
+  readonly admin: AdminServer | undefined
+  /** Applies a new config to the running gateway (bridges, retention, schedules); see reload.ts. */
+  reload (config: Readonly<Config>): Promise<ReloadResult>
   /** Stop accepting, finish the commit in flight, close everything. Idempotent. */
   close (): Promise<void>
 }
@@ -54,12 +68,16 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, e.reason === 'rejected' ? 'publish refused: event log is full' : `records dropped by retention (${e.reason})`))
     log.on('error', (err: Error) => logger.error({ err }, 'event log write failed'))
 
-    const sweepMs = parseDuration(retention.sweepInterval)
-    const sweeper = setInterval(() => {
-      log.sweep().catch((err: unknown) => logger.error({ err }, 'retention sweep failed'))
-    }, sweepMs)
-    sweeper.unref()
-    cleanups.push(async () => clearInterval(sweeper))
+    const jobs = new Map<string, ScheduledTask>()
+    cleanups.push(async () => { for (const job of jobs.values()) await job.destroy() })
+    const schedule = async (name: string, expression: string | undefined, fn: () => Promise<void>): Promise<void> => {
+      await jobs.get(name)?.destroy()
+      jobs.delete(name)
+      if (expression === undefined) return
+      jobs.set(name, cron.schedule(expression, async () => {
+        await fn().catch((err: unknown) => logger.error({ err, job: name }, `scheduled job ${name} failed`))
+      }, { name, noOverlap: true, unref: true }))
+    }
 
     let failed = false
     const persistence = createBrokerPersistence(store.sublevel('broker'), {
@@ -74,16 +92,52 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     })
     cleanups.push(async () => await persistence.close())
 
-    const broker = await createBroker({ log, logger, persistence, maxClientIdLength: config.broker.maxClientIdLength })
+    const security = await Security.create(config, { logger })
+    cleanups.push(async () => await security.close())
+    const broker = await createBroker({ log, logger, persistence, maxClientIdLength: config.broker.maxClientIdLength, security, limits: config.broker.limits })
     cleanups.push(async () => await new Promise<void>(resolve => broker.close(() => resolve())))
 
-    const bridges = new BridgeSet({ store, log, logger, gatewayId: config.gateway.id, ...(deps.now !== undefined ? { now: deps.now } : {}) })
+    const bridges = new BridgeSet({
+      store,
+      log,
+      logger,
+      gatewayId: config.gateway.id,
+      onRequest: (bridge, status, ms) => metrics.observeRequest(bridge, status, ms),
+      ...(deps.now !== undefined ? { now: deps.now } : {})
+    })
     cleanups.push(async () => await bridges.close())
+    const metrics = new Metrics({
+      log,
+      bridges: () => bridges.status(),
+      bridgeOldestAge: async name => await bridges.oldestAge(name),
+      connectedClients: () => broker.connectedClients,
+      security: () => security.stats()
+    })
+    bridges.heartbeatBridge = config.jobs.heartbeat?.bridge
     for (const b of config.bridges) await bridges.add(b)
 
-    const listeners = await Listeners.open(broker, config.broker.listeners)
+    const startedAt = Date.now()
+    let current = config
+    const scheduleJobs = async (cfg: Readonly<Config>): Promise<void> => {
+      await schedule('retention-sweep', cfg.storage.retention.sweepSchedule, async () => { await log.sweep() })
+      const hb = cfg.jobs.heartbeat
+      await schedule('heartbeat', hb?.schedule, async () => {
+        log.append({ topic: HEARTBEAT_TOPIC, payload: heartbeatPayload({ gatewayId: cfg.gateway.id, version: VERSION, startedAt, log, bridges: bridges.status(), clients: broker.connectedClients }), qos: 1, retain: false, clientId: '' })
+      })
+    }
+    await scheduleJobs(config)
+
+    const listeners = await Listeners.open(broker, config.broker.listeners, { security, limits: config.broker.limits, logger })
     cleanups.push(async () => await listeners.close())
     for (const l of listeners.bound) logger.info({ event: 'listening', ...l }, `broker listening on ${l.protocol}://${l.host}:${l.port}`)
+
+    let ready = true
+    let admin: AdminServer | undefined
+    if (config.admin.enabled) {
+      admin = await startAdmin(config.admin, { version: VERSION, startedAt, log, bridges, metrics, logger, clients: () => broker.connectedClients, ready: () => ready, security: () => security.stats() })
+      cleanups.push(async () => { ready = false; await admin?.close() })
+      logger.info({ event: 'admin-listening', url: admin.url }, `admin API on ${admin.url}`)
+    }
 
     const stats = log.stats()
     logger.info({ event: 'started', gatewayId: config.gateway.id, dataDir, firstSeq: stats.firstSeq, lastSeq: stats.lastSeq, records: stats.records }, 'gateway started')
@@ -97,9 +151,18 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       listeners: listeners.bound,
       bridges,
       logger,
+      metrics,
+      admin,
+      security,
+      async reload (next) {
+        const result = await reloadGateway(current, next, { log, bridges, logger, scheduleJobs, others: [cfg => security.reconfigure(cfg)] })
+        current = next
+        return result
+      },
       async close () {
         closing ??= (async () => {
-          await listeners.stopAccepting()
+          // stop accepting now; open connections are ended by the broker and listener close below
+          void listeners.stopAccepting()
           await cleanup()
           logger.info({ event: 'stopped' }, 'gateway stopped')
         })()

@@ -1,25 +1,67 @@
+/**
+ * The broker's listeners: MQTT over TCP (`mqtt`), TLS (`mqtts`), WebSocket
+ * (`ws`) and WebSocket over TLS (`wss`). Every listener is a plain TCP server
+ * that counts connections against `maxConnections` and gives each one a
+ * deadline to reach the broker; TLS and HTTP run on the accepted socket. Each
+ * connection reaches Aedes through a PacketGuard (gateway/limits.ts).
+ */
+import { readFileSync } from 'node:fs'
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net'
-import type { Aedes } from 'aedes'
-import type { ListenerConfig } from '../config/index.js'
+import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls'
+import type { Aedes, Client } from 'aedes'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import { parseDuration, parseSize, type LimitsConfig, type ListenerConfig } from '../config/index.js'
+import { certIdentity, isLoopback, type CertIdentity, type Security } from './auth/index.js'
 import { FlowgateError } from './errors.js'
+import { PacketGuard } from './limits.js'
+import type { Logger } from './logger.js'
 
 export interface BoundListener {
   protocol: string
   host: string
   port: number
+  /** Whether clients without a user name are accepted here. */
+  anonymous: boolean
+  /** `none`, `optional` or `required` on TLS listeners. */
+  clientCert?: string
 }
 
-/** TCP listeners feeding the broker. close() stops accepting and ends open connections; idempotent. */
+export interface ListenerDeps {
+  security: Security
+  limits: LimitsConfig
+  logger: Logger
+}
+
+interface Limits { maxPacketSize: number, maxConnections: number, publishRate: number, publishBurst: number, connectTimeoutMs: number }
+
+const remoteOf = (s: { remoteAddress?: string | undefined, remotePort?: number | undefined }): string => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`
+
+/** Listeners feeding the broker. close() stops accepting and ends open connections; idempotent. */
 export class Listeners {
   private readonly servers: Server[] = []
   private readonly sockets = new Set<Socket>()
   private closing: Promise<void> | undefined
   readonly bound: BoundListener[] = []
+  private readonly limits: Limits
 
-  static async open (broker: Aedes, configs: readonly ListenerConfig[]): Promise<Listeners> {
-    const listeners = new Listeners()
+  private constructor (private readonly broker: Aedes, private readonly deps: ListenerDeps) {
+    const l = deps.limits
+    this.limits = {
+      maxPacketSize: parseSize(l.maxPacketSize),
+      maxConnections: l.maxConnections,
+      publishRate: l.publishRate,
+      publishBurst: l.publishBurst,
+      connectTimeoutMs: parseDuration(l.connectTimeout)
+    }
+  }
+
+  static async open (broker: Aedes, configs: readonly ListenerConfig[], deps: ListenerDeps): Promise<Listeners> {
+    const listeners = new Listeners(broker, deps)
     try {
-      for (const cfg of configs) await listeners.listen(broker, cfg)
+      for (const [i, cfg] of configs.entries()) await listeners.listen(cfg, i)
     } catch (err) {
       await listeners.close()
       throw err
@@ -27,11 +69,59 @@ export class Listeners {
     return listeners
   }
 
-  private async listen (broker: Aedes, cfg: ListenerConfig): Promise<void> {
-    const server = createServer(socket => {
+  private async listen (cfg: ListenerConfig, index: number): Promise<void> {
+    const { security } = this.deps
+    const anonymous = security.anonymousPolicy(cfg)
+    const label = { value: `${cfg.protocol}://${cfg.host}:${cfg.port}` }
+    // connections accepted but not yet handed to the broker (TLS or WebSocket handshake under way), by peer address
+    const pending = new Map<string, NodeJS.Timeout>()
+    const handOff = (conn: Duplex, remote: string, cert: CertIdentity, req?: IncomingMessage): void => {
+      clearTimeout(pending.get(remote))
+      pending.delete(remote)
+      const ref: { client?: Client } = {} // the broker's client, known once the guard exists
+      const guard = new PacketGuard(conn, {
+        ...this.limits,
+        onLimit: (kind, detail) => security.limitExceeded(kind, { clientId: ref.client?.id, remote, listener: label.value }, detail),
+        onMalformed: detail => security.protocolError({ clientId: ref.client?.id, remote }, detail)
+      })
+      security.attach(guard, { listener: label.value, anonymous, remote, cert })
+      ref.client = this.broker.handle(guard, req)
+    }
+
+    let dispatch: (socket: Socket, remote: string) => void
+    try {
+      dispatch = this.dispatcher(cfg, index, handOff, label)
+    } catch (cause) {
+      // a key that does not fit its certificate, a file that is not PEM: refused at start, not at the first client
+      if (cause instanceof FlowgateError) throw cause
+      throw new FlowgateError('FG_ERR_TLS', `broker.listeners[${index}].tls: the certificate or key cannot be used (${(cause as Error).message})`, { cause })
+    }
+    const server = createServer({ noDelay: true }, socket => {
+      if (this.closing !== undefined) {
+        socket.destroy()
+        return
+      }
+      socket.on('error', () => {}) // reported by whoever reads the socket; an accept-time reset is not an error of ours
+      if (this.sockets.size >= this.limits.maxConnections) {
+        security.limitExceeded('maxConnections', { remote: remoteOf(socket), listener: label.value }, `${this.sockets.size} connections open, limit ${this.limits.maxConnections}`)
+        socket.destroy()
+        return
+      }
       this.sockets.add(socket)
-      socket.once('close', () => this.sockets.delete(socket))
-      broker.handle(socket)
+      const remote = remoteOf(socket)
+      socket.once('close', () => {
+        this.sockets.delete(socket)
+        clearTimeout(pending.get(remote))
+        pending.delete(remote)
+      })
+      if (cfg.protocol !== 'mqtt') {
+        pending.set(remote, setTimeout(() => {
+          pending.delete(remote)
+          security.limitExceeded('connectTimeout', { remote, listener: label.value }, `${cfg.protocol === 'mqtts' ? 'TLS' : 'WebSocket'} handshake not done within ${this.limits.connectTimeoutMs}ms`)
+          socket.destroy()
+        }, this.limits.connectTimeoutMs))
+      }
+      dispatch(socket, remote)
     })
     await new Promise<void>((resolve, reject) => {
       server.once('error', cause => reject(new FlowgateError('FG_ERR_LISTEN', `cannot listen on ${cfg.host}:${cfg.port} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause })))
@@ -39,7 +129,86 @@ export class Listeners {
     })
     this.servers.push(server)
     const addr = server.address() as AddressInfo
-    this.bound.push({ protocol: cfg.protocol, host: addr.address, port: addr.port })
+    label.value = `${cfg.protocol}://${cfg.host}:${addr.port}`
+    this.bound.push({ protocol: cfg.protocol, host: addr.address, port: addr.port, anonymous: anonymous.allowed, ...(cfg.tls !== undefined ? { clientCert: cfg.tls.clientCert } : {}) })
+    this.announce(cfg, label.value, anonymous.allowed, anonymous.source)
+  }
+
+  /** Says at startup who may connect where, so an open listener is never a surprise. */
+  private announce (cfg: ListenerConfig, label: string, anonymous: boolean, source: string): void {
+    const { logger, security } = this.deps
+    const loopback = isLoopback(cfg.host)
+    const fields = { event: 'listener-security', listener: label, anonymous, loopback, passwords: security.passwordsEnabled, clientCert: cfg.tls?.clientCert ?? 'none' }
+    if (anonymous && !loopback) logger.warn(fields, `anonymous clients ALLOWED on ${label}, which is not a loopback address (set explicitly by ${source === 'listener' ? 'its allowAnonymous' : 'broker.auth.allowAnonymous'})`)
+    else if (anonymous) logger.info(fields, `anonymous clients allowed on ${label} (loopback)`)
+    else logger.info(fields, `anonymous clients refused on ${label}${source === 'address' ? ' (not a loopback address)' : ''}`)
+    if (!anonymous && !security.passwordsEnabled && (cfg.tls?.clientCert ?? 'none') === 'none') {
+      logger.warn(fields, `no client can log in on ${label}: anonymous clients are refused and there are no users or client certificates`)
+    }
+  }
+
+  /** What an accepted socket goes through before it reaches the broker, by protocol. */
+  private dispatcher (cfg: ListenerConfig, index: number, handOff: (conn: Duplex, remote: string, cert: CertIdentity, req?: IncomingMessage) => void, label: { value: string }): (socket: Socket, remote: string) => void {
+    const { security } = this.deps
+    const none: CertIdentity = { kind: 'none' }
+    const certField = cfg.tls?.certUserField ?? 'CN'
+    const onTlsError = (err: Error, socket: TLSSocket): void => {
+      security.protocolError({ remote: remoteOf(socket) }, `TLS handshake failed on ${label.value}: ${err.message}`)
+    }
+    switch (cfg.protocol) {
+      case 'mqtt':
+        return (socket, remote) => handOff(socket, remote, none)
+      case 'mqtts': {
+        const tls = createTlsServer(this.tlsOptions(cfg, index), (socket: TLSSocket) => handOff(socket, remoteOf(socket), certIdentity(socket, certField)))
+        tls.on('tlsClientError', onTlsError)
+        return socket => tls.emit('connection', socket)
+      }
+      case 'ws':
+      case 'wss': {
+        const http: HttpServer | TlsServer = cfg.protocol === 'ws' ? createHttpServer(refuseRequest) : createHttpsServer(this.tlsOptions(cfg, index), refuseRequest)
+        if (cfg.protocol === 'wss') http.on('tlsClientError', onTlsError)
+        const path = cfg.path ?? '/mqtt'
+        // a WebSocket message may hold several MQTT packets; the guard limits each packet
+        const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPacketSize * 2, perMessageDeflate: false, clientTracking: false })
+        http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+          if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) {
+            socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
+            return
+          }
+          wss.handleUpgrade(req, socket, head, ws => {
+            const stream = createWebSocketStream(ws)
+            const s = req.socket
+            handOff(stream, remoteOf(s), cfg.protocol === 'wss' ? certIdentity(s as TLSSocket, certField) : none, req)
+          })
+        })
+        return socket => http.emit('connection', socket)
+      }
+    }
+  }
+
+  private tlsOptions (cfg: ListenerConfig, index: number): TlsOptions {
+    const tls = cfg.tls
+    if (tls === undefined) throw new FlowgateError('FG_ERR_TLS', `broker.listeners[${index}].tls: required for ${cfg.protocol}`)
+    const read = (key: 'cert' | 'key' | 'ca'): Buffer | undefined => {
+      const file = tls[key]
+      if (file === undefined) return undefined
+      try {
+        return readFileSync(file)
+      } catch (cause) {
+        throw new FlowgateError('FG_ERR_TLS', `broker.listeners[${index}].tls.${key}: cannot read ${file} (${(cause as NodeJS.ErrnoException).code ?? 'unknown error'})`, { cause })
+      }
+    }
+    const ca = read('ca')
+    const options: TlsOptions = {
+      cert: read('cert'),
+      key: read('key'),
+      ...(ca !== undefined ? { ca } : {}),
+      requestCert: tls.clientCert !== 'none',
+      rejectUnauthorized: tls.clientCert === 'required',
+      handshakeTimeout: this.limits.connectTimeoutMs,
+      minVersion: 'TLSv1.2'
+    }
+    return options
   }
 
   /** Stops accepting new connections; existing ones are left to the broker's close. */
@@ -55,4 +224,8 @@ export class Listeners {
     })()
     await this.closing
   }
+}
+
+function refuseRequest (_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(426, { Upgrade: 'websocket', Connection: 'close' }).end()
 }

@@ -39,6 +39,12 @@ export interface LogStats {
   drops: Record<DropReason, number>
 }
 
+/** Accepted appends since the log was opened, by QoS: what reached the log from clients. */
+export interface IngestCounters {
+  records: [number, number, number]
+  bytes: [number, number, number]
+}
+
 export interface DropEvent { reason: DropReason, records: number, fromSeq?: number, toSeq?: number }
 export interface CommitEvent { firstSeq: number, lastSeq: number, records: number, bytes: number, durationMs: number }
 
@@ -62,7 +68,8 @@ export class EventLog extends EventEmitter {
   private readonly bidx: Sublevel
   private readonly tidx: Sublevel
   private readonly meta: Sublevel
-  private readonly opts: Required<EventLogOptions>
+  private opts: Required<EventLogOptions>
+  readonly ingested: IngestCounters = { records: [0, 0, 0], bytes: [0, 0, 0] }
   private readonly head: Head
   private nextSeq: number
   private pending: PendingRecord[] = []
@@ -114,6 +121,8 @@ export class EventLog extends EventEmitter {
       cb?.(new FlowgateError('FG_ERR_STORE_FULL', `event log is full (storage.retention.maxBytes ${this.opts.maxBytes} bytes)`))
       return
     }
+    this.ingested.records[input.qos]++
+    this.ingested.bytes[input.qos] += input.payload.length
     const rec = input as PendingRecord
     rec.seq = this.nextSeq++
     rec.time = this.opts.now()
@@ -121,6 +130,12 @@ export class EventLog extends EventEmitter {
     this.pendingCbs.push(cb)
     this.pendingBytes += size
     this.schedule()
+  }
+
+  /** Changes the retention limits of a running log (hot reload); the byte budget applies at once. */
+  setRetention (limits: Pick<EventLogOptions, 'maxAgeMs' | 'maxBytes' | 'whenFull'>): void {
+    this.opts = { ...this.opts, ...limits }
+    this.enforceBudget()
   }
 
   /** Resolves when everything appended so far is committed. */

@@ -1,7 +1,12 @@
 import { cesql } from './cesql.js'
 import { checkConfig } from './check-config.js'
+import { deadLetters } from './dead-letters.js'
+import { passwd } from './passwd.js'
 import { receive } from './receive.js'
+import { replay } from './replay.js'
 import { start } from './start.js'
+import { status } from './status.js'
+import { tail } from './tail.js'
 import type { Command } from './types.js'
 
 export type { Command } from './types.js'
@@ -11,5 +16,10 @@ export const commands: Readonly<Record<string, Command>> = {
   start,
   'check-config': checkConfig,
   receive,
-  cesql
+  cesql,
+  status,
+  replay,
+  'dead-letters': deadLetters,
+  passwd,
+  tail
 }

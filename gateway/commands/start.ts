@@ -1,21 +1,65 @@
+import { watch, type FSWatcher } from 'node:fs'
+import { basename, dirname, resolve } from 'node:path'
 import { EXIT_FAILURE, EXIT_OK } from '../errors.js'
 import { loadGatewayConfig } from '../config.js'
-import { createGateway } from '../gateway.js'
+import { createGateway, type Gateway } from '../gateway.js'
 import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
+
+/** Reloads on SIGHUP and when the config file changes; an invalid file is refused and the running config kept. */
+function watchConfig (gateway: Gateway, file: string): () => void {
+  let running: Promise<void> = Promise.resolve()
+  let timer: NodeJS.Timeout | undefined
+  let lastText: string | undefined
+  const reload = (trigger: string): void => {
+    running = running.then(async () => {
+      try {
+        const loaded = await loadGatewayConfig(file)
+        const text = JSON.stringify(loaded.config)
+        if (trigger === 'file' && text === lastText) return
+        lastText = text
+        await gateway.reload(loaded.config)
+      } catch (err) {
+        gateway.logger.error({ event: 'reload-refused', trigger, err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'new configuration refused; the running configuration is kept')
+      }
+    })
+  }
+  lastText = JSON.stringify(gateway.config)
+  const onHup = (): void => reload('SIGHUP')
+  process.on('SIGHUP', onHup)
+  // watch the directory: editors replace the file rather than write it in place
+  let watcher: FSWatcher | undefined
+  try {
+    watcher = watch(dirname(file), (_event, name) => {
+      if (name !== null && name !== basename(file)) return
+      clearTimeout(timer)
+      timer = setTimeout(() => reload('file'), 100) // let the writer finish
+    })
+  } catch (err) {
+    gateway.logger.warn({ err }, 'cannot watch the config file; reload with SIGHUP')
+  }
+  return () => {
+    clearTimeout(timer)
+    watcher?.close()
+    process.off('SIGHUP', onHup)
+  }
+}
 
 export const start: Command = {
   usage: 'start [--config FILE]          run the gateway (embedded defaults without --config)',
   async run (args) {
     const { values } = parseOptions(args, { config: { type: 'string', short: 'c' } })
-    const loaded = await loadGatewayConfig(typeof values.config === 'string' ? values.config : undefined)
+    const file = typeof values.config === 'string' ? resolve(values.config) : undefined
+    const loaded = await loadGatewayConfig(file)
     let onFatal: (err: Error) => void = () => {}
     const gateway = await createGateway(loaded.config, { onFatal: err => onFatal(err) })
+    const unwatch = file !== undefined ? watchConfig(gateway, file) : () => {}
     return await new Promise<number>(resolve => {
       let stopping = false
       const stop = (reason: string, code: number): void => {
         if (stopping) return
         stopping = true
+        unwatch()
         gateway.logger.info({ event: 'stopping', reason }, `stopping: ${reason}`)
         gateway.close().then(() => resolve(code), () => resolve(EXIT_FAILURE))
       }

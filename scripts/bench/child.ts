@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-export interface BenchServer { port: number, proc: ChildProcess, stats: () => Promise<{ maxRss: number }>, stop: () => Promise<void> }
+export interface BenchServer { port: number, proc: ChildProcess, stats: () => Promise<{ maxRss: number, rss: number }>, stop: () => Promise<void> }
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 
@@ -16,7 +16,7 @@ export async function startServer (args: string[]): Promise<BenchServer> {
   return {
     port,
     proc,
-    stats: async () => { const p = next<{ maxRss: number }>(); proc.send('stats'); return await p },
+    stats: async () => { const p = next<{ maxRss: number, rss: number }>(); proc.send('stats'); return await p },
     stop: async () => { const done = new Promise(resolve => proc.once('exit', resolve)); proc.send('stop'); await done }
   }
 }

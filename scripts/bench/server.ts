@@ -9,7 +9,7 @@ import { pino } from 'pino'
 import { parseConfig } from '../../config/index.js'
 import { createGateway } from '../../gateway/index.js'
 
-const [kind, dataDir, durability = 'sync'] = process.argv.slice(2)
+const [kind, dataDir, durability = 'sync', bridgeUrl] = process.argv.slice(2)
 const send = (msg: unknown): void => { process.send?.(msg) }
 
 async function start (): Promise<{ port: number, close: () => Promise<void> }> {
@@ -24,8 +24,14 @@ async function start (): Promise<{ port: number, close: () => Promise<void> }> {
   }
   const loaded = parseConfig(`gateway: { id: bench, dataDir: ${JSON.stringify(dataDir)}, logLevel: silent }
 broker: { listeners: [{ port: 0 }] }
+admin: { enabled: false }
 storage: { durability: ${durability}, retention: { maxBytes: 8GiB } }
-`)
+${bridgeUrl === undefined ? '' : `bridges:
+  - name: bench
+    start: earliest
+    sink: { url: ${JSON.stringify(bridgeUrl)}, mode: batch }
+    retry: { initialDelay: 50ms, maxDelay: 500ms }
+`}`)
   const gw = await createGateway(loaded.config, { logger: pino({ level: 'silent' }) })
   return { port: gw.listeners[0]?.port ?? 0, close: async () => await gw.close() }
 }
@@ -33,6 +39,6 @@ storage: { durability: ${durability}, retention: { maxBytes: 8GiB } }
 const server = await start()
 send({ port: server.port })
 process.on('message', (msg: unknown) => {
-  if (msg === 'stats') send({ maxRss: process.resourceUsage().maxRSS * 1024 })
+  if (msg === 'stats') send({ maxRss: process.resourceUsage().maxRSS * 1024, rss: process.memoryUsage().rss })
   if (msg === 'stop') void server.close().then(() => process.exit(0))
 })

@@ -12,6 +12,8 @@ export interface ChildGateway {
   port: number
   /** Every stderr line so far (JSON log lines and any error text). */
   stderr: string[]
+  /** Resolves with the first JSON log entry (from now on, or already seen if `past`) that `predicate` accepts. */
+  waitForLog: (predicate: (entry: Record<string, unknown>) => boolean, past?: boolean) => Promise<Record<string, unknown>>
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
@@ -25,6 +27,8 @@ export async function writeConfig (dir: string, dataDir: string, extra = ''): Pr
 broker:
   listeners:
     - port: 0
+admin:
+  port: 0
 ${extra}`)
   return file
 }
@@ -46,7 +50,29 @@ export async function startChild (t: TestContext, configFile: string): Promise<C
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => proc.once('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
   const stderr: string[] = []
+  const waiters: Array<{ predicate: (e: Record<string, unknown>) => boolean, resolve: (e: Record<string, unknown>) => void }> = []
   const lines = createInterface({ input: proc.stderr as NodeJS.ReadableStream })
+  lines.on('line', line => {
+    let entry: Record<string, unknown>
+    try { entry = JSON.parse(line) as Record<string, unknown> } catch { return }
+    for (const w of [...waiters]) {
+      if (w.predicate(entry)) {
+        waiters.splice(waiters.indexOf(w), 1)
+        w.resolve(entry)
+      }
+    }
+  })
+  const waitForLog = async (predicate: (e: Record<string, unknown>) => boolean, past = false): Promise<Record<string, unknown>> => {
+    if (past) {
+      for (const line of stderr) {
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>
+          if (predicate(entry)) return entry
+        } catch { /* not JSON */ }
+      }
+    }
+    return await new Promise(resolve => waiters.push({ predicate, resolve }))
+  }
   const port = await new Promise<number>((resolve, reject) => {
     let first: number | undefined
     lines.on('line', line => {
@@ -59,5 +85,5 @@ export async function startChild (t: TestContext, configFile: string): Promise<C
     })
     void exited.then(({ code, signal }) => reject(new Error(`gateway exited (${code ?? signal}) before listening:\n${stderr.join('\n')}`)))
   })
-  return { proc, port, stderr, exited }
+  return { proc, port, stderr, exited, waitForLog }
 }

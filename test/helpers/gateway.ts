@@ -19,7 +19,7 @@ export async function tempDir (t: TestContext, prefix = 'flowgate-test-'): Promi
 }
 
 /** Config text for a gateway on port 0 with its data in `dataDir`; `extra` YAML is appended. */
-export function testConfig (dataDir: string, extra = ''): LoadedConfig {
+export function testConfig (dataDir: string, extra = '', opts: { adminYaml?: string } = {}): LoadedConfig {
   return parseGatewayConfig(`gateway:
   id: test-gw
   dataDir: ${JSON.stringify(dataDir)}
@@ -27,6 +27,9 @@ export function testConfig (dataDir: string, extra = ''): LoadedConfig {
 broker:
   listeners:
     - port: 0
+admin:
+  port: 0
+${opts.adminYaml ?? ''}
 ${extra}`, { env: process.env })
 }
 
@@ -48,4 +51,9 @@ export async function connect (t: TestContext, url: string, opts: IClientOptions
   const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts })
   t.teardown(async () => await client.endAsync(true))
   return client
+}
+
+/** Resolves once `condition` holds, checking every few milliseconds (a condition wait, not a fixed sleep). */
+export async function eventually (condition: () => boolean | Promise<boolean>, everyMs = 10): Promise<void> {
+  while (!(await condition())) await new Promise(resolve => setTimeout(resolve, everyMs))
 }

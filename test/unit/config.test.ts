@@ -17,7 +17,7 @@ t.test('embedded defaults', async t => {
   t.equal(config.gateway.dataDir, './flowgate-data')
   t.equal(config.storage.durability, 'sync')
   t.equal(config.storage.whenFull, 'drop-oldest')
-  t.same(config.storage.retention, { maxAge: '7d', maxBytes: '1GiB', sweepInterval: '1m' })
+  t.same(config.storage.retention, { maxAge: '7d', maxBytes: '1GiB', sweepSchedule: '* * * * *' })
   t.match(config.gateway.id, /^[A-Za-z0-9._-]+$/, 'gateway id defaults to a sanitised host name')
   t.ok(Object.isFrozen(config.storage.retention), 'the config is frozen')
 })

@@ -1,0 +1,18 @@
+/** The `admin:` (operator HTTP API) and `jobs:` (scheduled jobs) sections. */
+import { Type } from '@sinclair/typebox'
+
+export const Admin = Type.Object({
+  enabled: Type.Boolean({ default: true, description: 'Serve the admin HTTP API (status, control, `/metrics`, `/healthz`, `/readyz`).' }),
+  host: Type.String({ default: '127.0.0.1', description: 'Address of the admin API. Beyond loopback, `admin.token` is required.' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 9080, description: 'Port of the admin API; 0 picks a free one.' }),
+  token: Type.Optional(Type.String({ minLength: 16, secret: true, description: 'Bearer token required on every admin request except `/healthz` and `/readyz`; use `${VAR}`.' }))
+}, { additionalProperties: false, default: {} })
+
+export const CRON_DESCRIPTION = 'cron expression (5 fields, or 6 with seconds first)'
+
+export const Jobs = Type.Object({
+  heartbeat: Type.Optional(Type.Object({
+    bridge: Type.String({ minLength: 1, description: 'The bridge that carries the heartbeat event (type `flowgate.heartbeat`), whatever its topic filters.' }),
+    schedule: Type.String({ minLength: 1, default: '*/5 * * * *', description: `When to send a heartbeat with the gateway's own counters: ${CRON_DESCRIPTION}.` })
+  }, { additionalProperties: false, description: 'Periodic heartbeat CloudEvent.' }))
+}, { additionalProperties: false, default: {} })

@@ -1,0 +1,10 @@
+/** Authentication, access rules and the counters of refusals: the broker's security surface. */
+export { Security, type ConnectionInfo, type LoginResult, type SecurityDeps } from './security.js'
+export { Acl, filterProblem, matches, covers, substitute, type Identity, type ClientAcl, type AclRuleConfig } from './acl.js'
+export { isLoopback, anonymousPolicy, type AnonymousPolicy } from './anonymous.js'
+export { certIdentity, type CertIdentity } from './cert.js'
+export { checkSecurityConfig, MQTT_MAX_PACKET } from './check.js'
+export { hashPassword, verifyPassword, parseHash, formatHash, hashProblem, DEFAULT_SCRYPT, SCRYPT_LIMITS, type ScryptParams, type PasswordHash } from './password.js'
+export { UserDb, parsePasswordFile, type VerifyResult } from './user-db.js'
+export { SecurityStats, AUTH_FAILURES, LIMIT_KINDS, type SecurityStatsSnapshot, type AuthFailure, type LimitKind } from './stats.js'
+export { LogThrottle } from './throttle.js'

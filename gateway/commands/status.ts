@@ -1,0 +1,44 @@
+import type { BridgeReport } from '../bridges.js'
+import type { LogStats } from '../../storage/index.js'
+import { EXIT_OK } from '../errors.js'
+import { adminClient, ADMIN_OPTIONS } from './admin-client.js'
+import { parseOptions } from './parse.js'
+import type { Command } from './types.js'
+
+interface Status { version: string, uptimeSeconds: number, clients: number, log: LogStats, bridges: BridgeReport[] }
+
+function age (seconds: number): string {
+  if (seconds <= 0) return '-'
+  if (seconds < 120) return `${Math.round(seconds)}s`
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`
+  return `${Math.round(seconds / 86_400)}d`
+}
+
+function table (rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length))) ?? []
+  return rows.map(r => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'
+}
+
+export function renderStatus (s: Status): string {
+  const drops = Object.entries(s.log.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
+  const head = `flowgate ${s.version}, up ${age(s.uptimeSeconds)}, ${s.clients} client(s)\n` +
+    `log: sequence ${s.log.firstSeq}..${s.log.lastSeq}, ${s.log.records} records, ${(s.log.bytes / 1048576).toFixed(1)} MiB, drops: ${drops}\n\n`
+  if (s.bridges.length === 0) return head + 'no bridges\n'
+  const rows = [['BRIDGE', 'STATE', 'CURSOR', 'LAG', 'OLDEST', 'DELIVERED', 'DEAD', 'LAST ERROR / NEXT WINDOW']]
+  for (const b of s.bridges) {
+    rows.push([b.name, b.state, String(b.cursor), String(b.lag), age(b.oldestUndeliveredAgeSeconds), String(b.delivered), String(b.deadLetters),
+      b.state === 'outside window' && b.nextWindowOpens !== undefined ? `window opens ${b.nextWindowOpens}` : (b.lastError ?? '')])
+  }
+  return head + table(rows)
+}
+
+export const status: Command = {
+  usage: 'status [--admin URL] [--json]   bridges, lag, oldest undelivered age and state of a running gateway',
+  async run (args) {
+    const { values } = parseOptions(args, { ...ADMIN_OPTIONS, json: { type: 'boolean' } })
+    const s = await adminClient(values).get('/api/status') as Status
+    process.stdout.write(values.json === true ? JSON.stringify(s, null, 2) + '\n' : renderStatus(s))
+    return EXIT_OK
+  }
+}

@@ -1,0 +1,55 @@
+/** Pure limit rules: the per-client publish token bucket and the topic size checks. */
+
+/**
+ * A token bucket: `rate` tokens a second, at most `burst` saved up. Starts full,
+ * so a client may send `burst` packets at once and `rate` a second after that.
+ */
+export class TokenBucket {
+  private tokens: number
+  private last: number
+
+  constructor (private readonly rate: number, private readonly burst: number, now: number) {
+    this.tokens = burst
+    this.last = now
+  }
+
+  /** Takes one token; false when there is none (the limit is exceeded). */
+  take (now: number): boolean {
+    const elapsed = now - this.last
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.burst, this.tokens + elapsed * this.rate / 1000)
+      this.last = now
+    }
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+}
+
+export interface TopicLimits {
+  maxTopicLength: number
+  maxTopicLevels: number
+}
+
+/** Which topic limit `topic` exceeds, with a detail for the log; undefined when it is within both. */
+export function topicLimitExceeded (topic: string, limits: TopicLimits): { kind: 'maxTopicLength' | 'maxTopicLevels', detail: string } | undefined {
+  // a UTF-8 byte length is at least the UTF-16 length, so the cheap check goes first
+  if (topic.length > limits.maxTopicLength || Buffer.byteLength(topic) > limits.maxTopicLength) {
+    return { kind: 'maxTopicLength', detail: `topic of ${Buffer.byteLength(topic)} bytes, limit ${limits.maxTopicLength}` }
+  }
+  let levels = 1
+  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++
+  if (levels > limits.maxTopicLevels) return { kind: 'maxTopicLevels', detail: `topic of ${levels} levels, limit ${limits.maxTopicLevels}` }
+  return undefined
+}
+
+/**
+ * Why a topic cannot be accepted although the MQTT parser let it through: NUL
+ * [MQTT-4.7.3-2], or U+FFFD, which is what the parser makes of invalid UTF-8
+ * [MQTT-1.5.3-1] (so a topic genuinely holding U+FFFD is refused too).
+ */
+export function topicEncodingProblem (topic: string): string | undefined {
+  if (topic.includes('\u0000')) return 'NUL in topic'
+  if (topic.includes('\uFFFD')) return 'invalid UTF-8 in topic'
+  return undefined
+}

@@ -1,0 +1,181 @@
+/**
+ * PacketGuard: sits between a connection and Aedes and enforces the limits that
+ * must hold before Aedes parses anything. Aedes 1.x has no packet size limit
+ * (its parser buffers a body up to the 256 MiB the protocol allows), so the
+ * guard reads each MQTT fixed header itself and closes the connection as soon
+ * as a remaining length above `maxPacketSize` is announced, before the body
+ * arrives. It also meters PUBLISH packets per connection (token bucket) and
+ * closes a connection whose first packet is not complete in time.
+ *
+ * It only tracks packet boundaries (O(packets), not O(bytes)); bytes pass
+ * through unchanged. Writes go straight to the connection.
+ */
+import { Duplex } from 'node:stream'
+import { TokenBucket } from './limits-rules.js'
+
+export type GuardLimit = 'maxPacketSize' | 'publishRate' | 'connectTimeout'
+
+export interface GuardOptions {
+  /** Largest whole packet (fixed header included), in bytes. */
+  maxPacketSize: number
+  /** PUBLISH packets a second; 0: unlimited. */
+  publishRate: number
+  publishBurst: number
+  /** Time allowed for the first packet (CONNECT) to arrive complete, in ms. */
+  connectTimeoutMs: number
+  /** Called once when a limit closes the connection. */
+  onLimit: (kind: GuardLimit, detail: string) => void
+  /** Called once when a fixed header is malformed (the connection is closed). */
+  onMalformed: (detail: string) => void
+  now?: () => number
+}
+
+const PUBLISH = 3
+/** Remaining length by packet type where MQTT 3.1.1 fixes it; -1 for reserved types. */
+const FIXED_LENGTH: Readonly<Record<number, number>> = { 0: -1, 4: 2, 5: 2, 6: 2, 7: 2, 12: 0, 14: 0, 15: -1 }
+
+export class PacketGuard extends Duplex {
+  private readonly inner: Duplex
+  private readonly opts: GuardOptions
+  private readonly now: () => number
+  private readonly bucket: TokenBucket | undefined
+  private connectTimer: NodeJS.Timeout | undefined
+  private stopped = false
+  // fixed-header state: 0 expecting the first byte, 1 reading the remaining length, 2 skipping the body
+  private state: 0 | 1 | 2 = 0
+  private type = 0
+  private length = 0
+  private multiplier = 1
+  private lengthBytes = 0
+  private skip = 0
+  private first = true
+
+  constructor (inner: Duplex, opts: GuardOptions) {
+    super({ allowHalfOpen: false })
+    this.inner = inner
+    this.opts = opts
+    this.now = opts.now ?? (() => performance.now())
+    this.bucket = opts.publishRate > 0 ? new TokenBucket(opts.publishRate, opts.publishBurst, this.now()) : undefined
+    this.connectTimer = setTimeout(() => this.stop(() => opts.onLimit('connectTimeout', `no complete CONNECT within ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs)
+    inner.on('data', (chunk: Buffer) => this.onData(chunk))
+    inner.on('end', () => this.push(null))
+    inner.on('error', err => this.destroy(err))
+    inner.on('close', () => { if (!this.destroyed) this.destroy() })
+  }
+
+  private onData (chunk: Buffer): void {
+    if (this.stopped) return
+    if (!this.scan(chunk)) return
+    if (!this.push(chunk)) this.inner.pause()
+  }
+
+  /** Walks the packet boundaries in `chunk`; false when the connection was closed for it. */
+  private scan (chunk: Buffer): boolean {
+    let i = 0
+    const n = chunk.length
+    while (i < n) {
+      if (this.state === 2) {
+        const take = Math.min(this.skip, n - i)
+        this.skip -= take
+        i += take
+        if (this.skip === 0) this.packetDone()
+        continue
+      }
+      const byte = chunk[i++] as number
+      if (this.state === 0) {
+        this.type = byte >> 4
+        this.length = 0
+        this.multiplier = 1
+        this.lengthBytes = 0
+        this.state = 1
+        continue
+      }
+      // [MQTT-2.2.3] remaining length: up to four bytes, seven bits each, low first
+      this.length += (byte & 0x7f) * this.multiplier
+      this.multiplier *= 128
+      this.lengthBytes++
+      if ((byte & 0x80) !== 0) {
+        if (this.lengthBytes === 4) {
+          this.stop(() => this.opts.onMalformed('remaining length longer than four bytes'))
+          return false
+        }
+        continue
+      }
+      const fixed = FIXED_LENGTH[this.type]
+      if (fixed === -1 || (fixed !== undefined && fixed !== this.length)) {
+        // [MQTT-2.2] reserved types; PUBACK…PUBCOMP carry 2 bytes, PINGREQ and DISCONNECT none (MQTT 3.1.1)
+        this.stop(() => this.opts.onMalformed(fixed === -1 ? `reserved packet type ${this.type}` : `packet type ${this.type} with remaining length ${this.length}`))
+        return false
+      }
+      const total = 1 + this.lengthBytes + this.length
+      if (total > this.opts.maxPacketSize) {
+        this.stop(() => this.opts.onLimit('maxPacketSize', `packet of ${total} bytes announced, limit ${this.opts.maxPacketSize}`))
+        return false
+      }
+      if (this.type === PUBLISH && this.bucket !== undefined && !this.bucket.take(this.now())) {
+        this.stop(() => this.opts.onLimit('publishRate', `more than ${this.opts.publishRate} publishes a second (burst ${this.opts.publishBurst})`))
+        return false
+      }
+      if (this.length === 0) this.packetDone()
+      else {
+        this.skip = this.length
+        this.state = 2
+      }
+    }
+    return true
+  }
+
+  private packetDone (): void {
+    this.state = 0
+    if (this.first) {
+      this.first = false
+      clearTimeout(this.connectTimer)
+      this.connectTimer = undefined
+    }
+  }
+
+  /** Closes the connection once, after reporting why; nothing more reaches the broker. */
+  private stop (report: () => void): void {
+    if (this.stopped) return
+    this.stopped = true
+    clearTimeout(this.connectTimer)
+    report()
+    this.inner.destroy()
+    this.destroy()
+  }
+
+  override _read (): void {
+    this.inner.resume()
+  }
+
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.forward(chunk, callback)
+  }
+
+  private forward (chunk: Buffer, callback: (error?: Error | null) => void): void {
+    if (this.inner.destroyed) {
+      callback()
+      return
+    }
+    if (this.inner.write(chunk)) callback()
+    else this.inner.once('drain', () => callback())
+  }
+
+  // mqtt-packet corks the stream while it writes one packet in pieces: pass the pieces on as one write,
+  // or Nagle's algorithm holds the second piece for the peer's delayed ACK (~40 ms per PUBACK)
+  override _writev (chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.forward(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map(c => c.chunk)), callback)
+  }
+
+  override _final (callback: (error?: Error | null) => void): void {
+    this.inner.end()
+    callback()
+  }
+
+  override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.connectTimer)
+    this.stopped = true
+    if (!this.inner.destroyed) this.inner.destroy()
+    callback(err)
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Prometheus metrics. Counters that already exist elsewhere (log stats, bridge
+ * status) are read at scrape time, so the hot path pays nothing for them.
+ * Label sets are bounded: QoS, drop reason, bridge name, status class.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { BridgeStatus } from '../bridges/index.js'
+import type { CommitEvent, DropReason, EventLog } from '../storage/index.js'
+import type { SecurityStatsSnapshot } from './auth/index.js'
+
+export interface MetricsSources {
+  log: EventLog
+  bridges: () => BridgeStatus[]
+  /** Oldest undelivered event age per bridge, seconds (computed at scrape). */
+  bridgeOldestAge: (name: string) => Promise<number>
+  connectedClients: () => number
+  /** Security counters (auth failures, ACL denials, limit closures, protocol errors). */
+  security?: () => SecurityStatsSnapshot
+}
+
+/** Counter whose value is read from a monotonic source at scrape time. */
+function mirror (counter: Counter<string>, labels: Record<string, string>, value: number, seen: Map<string, number>): void {
+  const key = `${(counter as unknown as { name: string }).name}${JSON.stringify(labels)}`
+  const before = seen.get(key) ?? 0
+  if (value > before) counter.inc(labels, value - before)
+  seen.set(key, Math.max(before, value))
+}
+
+export class Metrics {
+  readonly registry = new Registry()
+  private readonly commitRecords: Histogram<string>
+  private readonly commitSeconds: Histogram<string>
+  private readonly requestSeconds: Histogram<'bridge' | 'status_class'>
+
+  constructor (src: MetricsSources) {
+    const r = this.registry
+    const seen = new Map<string, number>()
+    const log = src.log
+    const qos = ['0', '1', '2']
+
+    new Counter({
+      name: 'flowgate_ingested_messages_total', help: 'Publishes accepted into the event log, by QoS.', labelNames: ['qos'], registers: [r],
+      collect () { qos.forEach((q, i) => mirror(this, { qos: q }, log.ingested.records[i] ?? 0, seen)) }
+    })
+    new Counter({
+      name: 'flowgate_ingested_bytes_total', help: 'Payload bytes accepted into the event log, by QoS.', labelNames: ['qos'], registers: [r],
+      collect () { qos.forEach((q, i) => mirror(this, { qos: q }, log.ingested.bytes[i] ?? 0, seen)) }
+    })
+    this.commitRecords = new Histogram({ name: 'flowgate_commit_records', help: 'Records per group commit.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000], registers: [r] })
+    this.commitSeconds = new Histogram({ name: 'flowgate_commit_duration_seconds', help: 'Time of one group commit (LevelDB write, fsync when durability is sync).', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [r] })
+    new Gauge({ name: 'flowgate_log_bytes', help: 'Bytes held by the event log.', registers: [r], collect () { this.set(log.stats().bytes) } })
+    new Gauge({ name: 'flowgate_log_records', help: 'Records held by the event log.', registers: [r], collect () { this.set(log.stats().records) } })
+    new Gauge({ name: 'flowgate_log_last_sequence', help: 'Newest committed sequence number.', registers: [r], collect () { this.set(log.lastSeq) } })
+    new Counter({
+      name: 'flowgate_dropped_records_total', help: 'Records removed or refused, by reason (maxAge, maxBytes, rejected).', labelNames: ['reason'], registers: [r],
+      collect () {
+        const drops = log.stats().drops
+        for (const reason of Object.keys(drops) as DropReason[]) mirror(this, { reason }, drops[reason], seen)
+      }
+    })
+    const bridgeCounter = (name: string, help: string, field: 'delivered' | 'filtered' | 'retries' | 'deadLettered' | 'missed'): void => {
+      new Counter({
+        name, help, labelNames: ['bridge'], registers: [r],
+        collect () { for (const b of src.bridges()) mirror(this, { bridge: b.name }, b[field], seen) }
+      })
+    }
+    bridgeCounter('flowgate_bridge_delivered_events_total', 'Events the upstream accepted, per bridge.', 'delivered')
+    bridgeCounter('flowgate_bridge_filtered_records_total', 'Records not for the bridge (topic or filters), per bridge.', 'filtered')
+    bridgeCounter('flowgate_bridge_retries_total', 'Failed delivery attempts that will be retried, per bridge.', 'retries')
+    bridgeCounter('flowgate_bridge_dead_lettered_events_total', 'Events moved to the dead-letter store, per bridge.', 'deadLettered')
+    bridgeCounter('flowgate_bridge_missed_records_total', 'Records removed by retention before the bridge delivered them.', 'missed')
+    new Gauge({
+      name: 'flowgate_bridge_lag_events', help: 'Records in the log after the bridge\'s cursor.', labelNames: ['bridge'], registers: [r],
+      collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, Math.max(0, log.lastSeq - b.cursor)) }
+    })
+    new Gauge({
+      name: 'flowgate_bridge_oldest_undelivered_age_seconds', help: 'Age of the oldest event the bridge has not settled; 0 when caught up.', labelNames: ['bridge'], registers: [r],
+      async collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, await src.bridgeOldestAge(b.name)) }
+    })
+    this.requestSeconds = new Histogram({
+      name: 'flowgate_bridge_request_duration_seconds', help: 'Upstream HTTP request time, by bridge and status class (2xx, 4xx, 5xx, timeout, error).', labelNames: ['bridge', 'status_class'], registers: [r],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+    })
+    new Gauge({ name: 'flowgate_connected_clients', help: 'MQTT clients connected now.', registers: [r], collect () { this.set(src.connectedClients()) } })
+    const security = src.security
+    if (security !== undefined) {
+      const perKey = (name: string, help: string, label: string, pick: (s: SecurityStatsSnapshot) => Record<string, number>): void => {
+        new Counter({
+          name, help, labelNames: [label], registers: [r],
+          collect () { for (const [k, n] of Object.entries(pick(security()))) mirror(this, { [label]: k }, n, seen) }
+        })
+      }
+      perKey('flowgate_auth_failures_total', 'Logins refused, by reason.', 'reason', s => s.authFailures)
+      perKey('flowgate_acl_denials_total', 'Publishes and subscriptions refused by the access rules.', 'action', s => s.aclDenials)
+      perKey('flowgate_limit_closures_total', 'Clients disconnected for exceeding a limit, by limit.', 'limit', s => s.limitClosures)
+      new Counter({
+        name: 'flowgate_protocol_errors_total', help: 'Connections closed for malformed MQTT or a failed TLS handshake.', registers: [r],
+        collect () { mirror(this, {}, security().protocolErrors, seen) }
+      })
+    }
+    log.on('commit', (e: CommitEvent) => this.observeCommit(e))
+  }
+
+  observeCommit (e: CommitEvent): void {
+    this.commitRecords.observe(e.records)
+    this.commitSeconds.observe(e.durationMs / 1000)
+  }
+
+  observeRequest (bridge: string, status: number | 'timeout' | 'error', durationMs: number): void {
+    const statusClass = typeof status === 'number' ? `${Math.floor(status / 100)}xx` : status
+    this.requestSeconds.observe({ bridge, status_class: statusClass }, durationMs / 1000)
+  }
+
+  async text (): Promise<string> {
+    return await this.registry.metrics()
+  }
+
+  get contentType (): string {
+    return this.registry.contentType
+  }
+}

@@ -1,0 +1,182 @@
+import t from 'tap'
+import parsePrometheusTextFormat from 'parse-prometheus-text-format'
+import { request } from 'undici'
+import { brokerUrl, connect, eventually, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
+import { startOpsReceiver } from '../helpers/ops-receiver.js'
+import type { Gateway } from '../../gateway/index.js'
+
+async function api (gw: Gateway, method: 'GET' | 'POST', path: string, body?: unknown, token?: string): Promise<{ status: number, json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await request(`${gw.admin?.url ?? ''}${path}`, {
+    method,
+    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
+  })
+  const text = await res.body.text()
+  return { status: res.statusCode, json: res.headers['content-type']?.toString().includes('json') === true ? JSON.parse(text) : text }
+}
+
+function bridgeYaml (url: string, mode = 'batch'): string {
+  return `bridges:
+  - name: cloud
+    topics: ["devices/#"]
+    start: earliest
+    sink: { url: ${JSON.stringify(url)}, mode: ${mode} }
+    batch: { lingerMs: 0 }
+    retry: { initialDelay: 10ms, maxDelay: 100ms }
+`
+}
+
+process.env.FG_TEST_ADMIN_TOKEN = 'a-long-enough-admin-token'
+
+const seqOf = (e: { extensions: Record<string, unknown> }): number => Number(e.extensions.sequence)
+
+t.test('status figures match what was published and delivered; metrics parse and move', async t => {
+  const receiver = await startOpsReceiver(t)
+  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url)))
+  const client = await connect(t, brokerUrl(gw), { clientId: 'dev-1' })
+  for (let i = 0; i < 30; i++) await client.publishAsync(`devices/d${i % 3}/t`, JSON.stringify({ i }), { qos: 1 })
+  await client.publishAsync('other/topic', 'x', { qos: 1 })
+  await receiver.until(e => e.length === 30)
+
+  const { status, json } = await api(gw, 'GET', '/api/status')
+  t.equal(status, 200)
+  t.equal(json.clients, 1, 'one client connected')
+  t.match(json.log, { firstSeq: 1, lastSeq: 31, records: 31 })
+  t.match(json.log.drops, { maxAge: 0, maxBytes: 0, rejected: 0 })
+  t.equal(typeof json.version, 'string')
+  const [b] = json.bridges
+  // the last record (other/topic) is filtered out; the cursor settles past it
+  await eventually(() => gw.bridges.get('cloud')?.status().cursor === 31)
+  const after = (await api(gw, 'GET', '/api/status')).json.bridges[0]
+  t.match(b, { name: 'cloud', delivered: 30 })
+  t.match(after, { name: 'cloud', state: 'running', cursor: 31, lag: 0, oldestUndeliveredAgeSeconds: 0, delivered: 30, filtered: 1, deadLettered: 0, deadLetters: 0 })
+
+  const metrics = await api(gw, 'GET', '/metrics')
+  t.equal(metrics.status, 200)
+  const families = parsePrometheusTextFormat(metrics.json as string)
+  const family = (name: string): Array<{ labels?: Record<string, string>, value?: string }> => families.find(f => f.name === name)?.metrics ?? []
+  const value = (name: string, labels: Record<string, string> = {}): number => Number(family(name).find(m => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v))?.value)
+  t.equal(value('flowgate_ingested_messages_total', { qos: '1' }), 31)
+  t.equal(value('flowgate_bridge_delivered_events_total', { bridge: 'cloud' }), 30)
+  t.equal(value('flowgate_bridge_filtered_records_total', { bridge: 'cloud' }), 1)
+  t.equal(value('flowgate_log_records'), 31)
+  t.equal(value('flowgate_connected_clients'), 1)
+  t.equal(value('flowgate_bridge_lag_events', { bridge: 'cloud' }), 0)
+  t.ok(families.some(f => f.name === 'flowgate_bridge_request_duration_seconds'), 'request latency histogram exists')
+  t.ok(families.some(f => f.name === 'flowgate_commit_duration_seconds'), 'commit latency histogram exists')
+
+  for (let i = 0; i < 5; i++) await client.publishAsync('devices/d9/t', '{}', { qos: 1 })
+  await receiver.until(e => e.length === 35)
+  const again = parsePrometheusTextFormat((await api(gw, 'GET', '/metrics')).json as string)
+  const delivered = again.find(f => f.name === 'flowgate_bridge_delivered_events_total')?.metrics[0]
+  t.equal(Number(delivered?.value), 35, 'counters move')
+
+  t.same((await api(gw, 'GET', '/healthz')).json, { status: 'ok' })
+  t.same((await api(gw, 'GET', '/readyz')).json, { ready: true })
+})
+
+t.test('pause stops delivery; resume catches up in order', async t => {
+  const receiver = await startOpsReceiver(t)
+  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url, 'binary')))
+  const client = await connect(t, brokerUrl(gw))
+  await client.publishAsync('devices/a/t', '0', { qos: 1 })
+  await receiver.until(e => e.length === 1)
+
+  await eventually(() => gw.bridges.get('cloud')?.status().cursor === 1)
+  const paused = await api(gw, 'POST', '/api/bridges/cloud/pause')
+  t.equal(paused.status, 200)
+  t.equal(paused.json.state, 'paused')
+  for (let i = 1; i <= 20; i++) await client.publishAsync('devices/a/t', String(i), { qos: 1 })
+  const during = (await api(gw, 'GET', '/api/status')).json.bridges[0]
+  t.match(during, { state: 'paused', cursor: 1, lag: 20 })
+  t.ok(during.oldestUndeliveredAgeSeconds >= 0)
+  t.equal(receiver.events.length, 1, 'nothing delivered while paused')
+
+  const resumed = await api(gw, 'POST', '/api/bridges/cloud/resume')
+  t.equal(resumed.status, 200)
+  await receiver.until(e => e.length >= 21)
+  t.same(receiver.events.map(seqOf), [...Array(21).keys()].map(i => i + 1), 'caught up in order')
+})
+
+t.test('replay from a time redelivers exactly the events from that time on', async t => {
+  let now = Date.parse('2026-01-01T00:00:00Z')
+  const receiver = await startOpsReceiver(t)
+  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url)), { now: () => now })
+  const client = await connect(t, brokerUrl(gw))
+  for (let i = 0; i < 10; i++) { now += 1000; await client.publishAsync('devices/a/t', `a${i}`, { qos: 1 }) }
+  const from = new Date(now + 500).toISOString()
+  for (let i = 0; i < 10; i++) { now += 1000; await client.publishAsync('devices/a/t', `b${i}`, { qos: 1 }) }
+  await receiver.until(e => e.length === 20)
+
+  const r = await api(gw, 'POST', '/api/bridges/cloud/replay', { fromTime: from })
+  t.equal(r.status, 200)
+  t.match(r.json, { bridge: 'cloud', fromSeq: 11, previousCursor: 20 })
+  await receiver.until(e => e.length === 30)
+  const replayed = receiver.events.slice(20)
+  t.same(replayed.map(seqOf), [11, 12, 13, 14, 15, 16, 17, 18, 19, 20], 'exactly the events from that time')
+  t.same(replayed.map(e => e.id), receiver.events.slice(10, 20).map(e => e.id), 'with their original ids')
+
+  // live flow goes on after a replay
+  await client.publishAsync('devices/a/t', 'live', { qos: 1 })
+  await receiver.until(e => e.length === 31)
+  t.equal(seqOf(receiver.events[30] as never), 21)
+
+  const bySeq = await api(gw, 'POST', '/api/bridges/cloud/replay', { fromSeq: 19 })
+  t.equal(bySeq.json.fromSeq, 19)
+  await receiver.until(e => e.length === 34)
+  t.same(receiver.events.slice(31).map(seqOf), [19, 20, 21])
+})
+
+t.test('dead letters can be listed and redriven to success', async t => {
+  const receiver = await startOpsReceiver(t)
+  receiver.decide = events => events.some(e => (e.data as { bad?: boolean } | undefined)?.bad === true) ? 400 : 204
+  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url)))
+  const client = await connect(t, brokerUrl(gw))
+  await client.publishAsync('devices/a/t', '{"n":1}', { qos: 1 })
+  await client.publishAsync('devices/a/t', '{"bad":true}', { qos: 1 })
+  await client.publishAsync('devices/a/t', '{"n":3}', { qos: 1 })
+  await receiver.until(e => e.length === 2)
+  await eventually(() => gw.bridges.get('cloud')?.status().deadLettered === 1)
+
+  const listed = await api(gw, 'GET', '/api/bridges/cloud/dead-letters')
+  t.equal(listed.status, 200)
+  t.equal(listed.json.count, 1)
+  t.match(listed.json.items[0], { seq: 2, status: 400, body: 'rejected with 400', event: { id: 'test-gw-2', data: { bad: true } } })
+
+  receiver.decide = () => 204 // the upstream is fixed
+  const redrive = await api(gw, 'POST', '/api/bridges/cloud/dead-letters/redrive', {})
+  t.match(redrive.json, { bridge: 'cloud', redriven: 1, failed: [] })
+  await receiver.until(e => e.length === 3)
+  t.equal(receiver.events[2]?.id, 'test-gw-2', 'the dead letter arrived with its id')
+  t.equal((await api(gw, 'GET', '/api/bridges/cloud/dead-letters')).json.count, 0, 'and left the store')
+})
+
+t.test('inspect the log; errors are JSON with stable codes', async t => {
+  let now = Date.parse('2026-03-01T12:00:00Z')
+  const gw = await startGateway(t, testConfig(await tempDir(t)), { now: () => now })
+  const client = await connect(t, brokerUrl(gw), { clientId: 'c1', username: 'u1' })
+  for (let i = 0; i < 5; i++) { now += 1000; await client.publishAsync('x/y', i === 4 ? Buffer.from([0xff, 0xfe]) : `m${i}`, { qos: 1 }) }
+  const page = await api(gw, 'GET', '/api/events?fromSeq=2&limit=2')
+  t.equal(page.status, 200)
+  t.match(page.json, { firstSeq: 1, lastSeq: 5 })
+  t.match(page.json.events, [{ seq: 2, topic: 'x/y', qos: 1, clientId: 'c1', username: 'u1', payload: 'm1', payloadEncoding: 'utf8' }, { seq: 3 }])
+  const byTime = await api(gw, 'GET', `/api/events?fromTime=${encodeURIComponent(new Date(Date.parse('2026-03-01T12:00:03.500Z')).toISOString())}`)
+  t.same(byTime.json.events.map((e: { seq: number }) => e.seq), [4, 5])
+  t.match(byTime.json.events[1], { payload: '//4=', payloadEncoding: 'base64' })
+
+  t.match(await api(gw, 'POST', '/api/bridges/nope/pause'), { status: 404, json: { error: { code: 'FG_ERR_ADMIN_NOT_FOUND' } } })
+  t.match(await api(gw, 'GET', '/api/events?fromSeq=abc'), { status: 400, json: { error: { code: 'FG_ERR_ADMIN_BAD_REQUEST' } } })
+  t.match(await api(gw, 'GET', '/api/events?fromTime=yesterday'), { status: 400, json: { error: { code: 'FG_ERR_ADMIN_BAD_REQUEST' } } })
+  t.match(await api(gw, 'GET', '/api/nothing'), { status: 404, json: { error: { code: 'FG_ERR_ADMIN_NOT_FOUND' } } })
+})
+
+t.test('a bearer token protects everything but health checks', async t => {
+  const loaded = testConfig(await tempDir(t), '', { adminYaml: '  token: ${FG_TEST_ADMIN_TOKEN}' })
+  const gw = await startGateway(t, loaded)
+  t.match(await api(gw, 'GET', '/api/status'), { status: 401, json: { error: { code: 'FG_ERR_ADMIN_UNAUTHORIZED' } } })
+  t.match(await api(gw, 'GET', '/api/status', undefined, 'wrong-token-wrong-token'), { status: 401 })
+  t.equal((await api(gw, 'GET', '/api/status', undefined, 'a-long-enough-admin-token')).status, 200)
+  t.equal((await api(gw, 'GET', '/metrics')).status, 401)
+  t.equal((await api(gw, 'GET', '/healthz')).status, 200)
+  t.equal((await api(gw, 'GET', '/readyz')).status, 200)
+})

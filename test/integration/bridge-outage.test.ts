@@ -1,0 +1,147 @@
+/**
+ * The upstream goes away mid-delivery and stays away while 10,000 QoS 1 messages
+ * are published; when it comes back every event arrives, in order, without gaps;
+ * only the batch that was in flight when it went down is seen twice, with the same ids.
+ */
+import t from 'tap'
+import type { MqttClient } from 'mqtt'
+import type { CloudEvent } from '../../bridges/cloudevents/index.js'
+import { brokerUrl, connect, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
+import { ControlledReceiver, OK, seqOf, untilCursor, type ReceivedRequest } from '../helpers/receiver-control.js'
+
+const WARMUP = 1_000
+const DURING = 10_000
+const DEVICES = 5 // (the gateway's per-client publish rate limit is not what this test is about)
+const WINDOW = 20
+
+/**
+ * Publishes `count` QoS 1 messages numbered from `from`, spread over the clients with WINDOW
+ * in flight each; resolves when all are acknowledged.
+ */
+async function publish (clients: MqttClient[], from: number, count: number): Promise<void> {
+  let next = from
+  const end = from + count
+  const lane = async (client: MqttClient, c: number): Promise<void> => {
+    while (next < end) {
+      const i = next++
+      await client.publishAsync(`devices/th-${c}/telemetry`, JSON.stringify({ i }), { qos: 1 })
+    }
+  }
+  await Promise.all(clients.flatMap((client, c) => Array.from({ length: WINDOW }, async () => await lane(client, c))))
+}
+
+t.test('an upstream outage loses nothing: all events arrive in order after it, only the in-flight batch repeats', async t => {
+  const dir = await tempDir(t)
+  let crashed: ReceivedRequest | undefined
+  let onCrash: () => void = () => {}
+  const down = new Promise<void>(resolve => { onCrash = resolve })
+  const receiver: ControlledReceiver = await ControlledReceiver.start(t, {
+    // The second request brings the upstream down: it has read the batch, never answers, stops listening.
+    policy: req => {
+      if (req.index !== 1) return OK
+      crashed = req as ReceivedRequest
+      void receiver.stop().then(onCrash)
+      return { kind: 'hang' }
+    }
+  })
+  const gw = await startGateway(t, testConfig(dir, `bridges:
+  - name: up
+    topics: ["devices/#"]
+    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: batch }
+    retry: { initialDelay: 10ms, maxDelay: 200ms }
+`))
+  const clients: MqttClient[] = []
+  for (let c = 0; c < DEVICES; c++) clients.push(await connect(t, brokerUrl(gw), { clientId: `th-${c}` }))
+
+  await publish(clients, 0, WARMUP)
+  await down
+  t.ok(crashed !== undefined && crashed.events.length > 0, `a batch of ${crashed?.events.length ?? 0} events was in flight when the upstream went down`)
+  const beforeOutage = receiver.arrivals.length
+
+  await publish(clients, WARMUP, DURING)
+  const total = WARMUP + DURING
+  t.equal(gw.log.lastSeq, total, `all ${total} publishes are acknowledged and logged while the upstream is down`)
+  const status = gw.bridges.get('up')?.status()
+  t.equal(status?.state, 'retrying', 'the bridge is retrying')
+  t.match(status?.lastError, /ECONNREFUSED/, 'because the connection is refused')
+  t.ok((status?.cursor ?? Infinity) < total, 'and its cursor waits in the log')
+
+  receiver.policy = () => OK
+  await receiver.listen()
+  await receiver.untilDistinct(total)
+  await untilCursor(gw, 'up', total)
+
+  t.same(receiver.invalid().map(r => r.invalid), [], 'every request is a valid CloudEvents batch')
+  const first = receiver.firstArrivals()
+  const seqs = first.map(seqOf)
+  t.equal(first.length, total, 'every event arrived')
+  t.ok(seqs.every((s, i) => s === i + 1), 'in log order, without gaps (first arrivals are sequence 1..N)')
+  const payloads = first.map(e => (e.data as { i: number }).i)
+  t.same([...payloads].sort((a, b) => a - b), Array.from({ length: total }, (_, i) => i), 'each published message arrived once as an event')
+  const perDevice = new Map<string, number[]>()
+  for (const e of first) {
+    const id = String(e.extensions.clientid)
+    perDevice.set(id, perDevice.get(id) ?? [])
+    perDevice.get(id)?.push((e.data as { i: number }).i)
+  }
+  t.ok([...perDevice.values()].every(list => list.every((v, k) => k === 0 || v > (list[k - 1] as number))), 'each device\'s messages arrived in the order it sent them')
+  t.ok(receiver.arrivals.length > beforeOutage, 'delivery resumed after the outage')
+
+  // Repeats: only the batch in flight at the crash, with the same ids and content.
+  const inFlight = new Map((crashed?.events ?? []).map(e => [e.id, e]))
+  const counts = new Map<string, number>()
+  for (const a of receiver.arrivals) counts.set(a.event.id, (counts.get(a.event.id) ?? 0) + 1)
+  const repeated = [...counts].filter(([, n]) => n > 1).map(([id]) => id)
+  t.same(repeated.filter(id => !inFlight.has(id)), [], 'no event outside the in-flight batch arrived twice')
+  t.same(repeated.sort(), [...inFlight.keys()].sort(), 'the in-flight batch was resent (its upstream never answered)')
+  t.ok([...counts.values()].every(n => n <= 2), 'nothing arrived more than twice')
+  const resent = receiver.arrivals.filter(a => a.request > (crashed?.index ?? 0) && inFlight.has(a.event.id)).map(a => a.event)
+  t.strictSame(resent, [...inFlight.values()] as CloudEvent[], 'the resent events are identical to the first sending, same ids')
+  const after = gw.bridges.get('up')?.status()
+  t.equal(after?.state, 'running', 'the bridge is delivering normally again')
+  t.ok((after?.retries ?? 0) > 0, `it retried (${after?.retries ?? 0} attempts failed)`)
+  t.equal(after?.deadLettered, 0, 'an outage dead-letters nothing')
+})
+
+t.test('records removed by retention during an outage are counted as missed, and delivery goes on', async t => {
+  const dir = await tempDir(t)
+  const DAY = 86_400_000
+  let offset = -8 * DAY // the backlog is published "eight days ago"; retention keeps seven
+  let arrived: () => void = () => {}
+  const firstArrived = new Promise<void>(resolve => { arrived = resolve })
+  let openGate: () => void = () => {}
+  const gate = new Promise<void>(resolve => { openGate = resolve })
+  const receiver = await ControlledReceiver.start(t, {
+    policy: async req => {
+      if (req.index === 0) { arrived(); await gate } // the upstream stalls on the first batch
+      return OK
+    }
+  })
+  const gw = await startGateway(t, testConfig(dir, `bridges:
+  - name: up
+    topics: ["devices/#"]
+    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: batch, timeoutMs: 60000 }
+    batch: { maxEvents: 100 }
+    retry: { initialDelay: 10ms, maxDelay: 200ms }
+`), { now: () => Date.now() + offset })
+  const clients: MqttClient[] = []
+  for (let c = 0; c < DEVICES; c++) clients.push(await connect(t, brokerUrl(gw), { clientId: `th-${c}` }))
+  const BACKLOG = 2_500
+  await publish(clients, 0, BACKLOG)
+  await firstArrived
+
+  offset = 0
+  t.equal(await gw.log.sweep(), BACKLOG, 'the retention sweep removes the whole backlog while the upstream stalls')
+  openGate()
+  await clients[0]?.publishAsync('devices/th-0/telemetry', JSON.stringify({ i: BACKLOG }), { qos: 1 })
+  await untilCursor(gw, 'up', BACKLOG + 1)
+
+  const seqs = receiver.firstArrivals().map(seqOf)
+  const status = gw.bridges.get('up')?.status()
+  t.equal(seqs[seqs.length - 1], BACKLOG + 1, 'the event published after the sweep is delivered')
+  const before = seqs.slice(0, -1)
+  t.ok(before.every((s, i) => s === i + 1), `the ${before.length} events the bridge had read before the sweep were delivered in order`)
+  t.ok((status?.missed ?? 0) > 0, `records removed before the bridge read them are counted as missed (${status?.missed ?? 0})`)
+  t.equal(before.length + (status?.missed ?? 0), BACKLOG, 'every record of the backlog is either delivered or counted as missed')
+  t.equal(status?.state, 'running')
+})

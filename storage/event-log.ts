@@ -277,9 +277,12 @@ export class EventLog extends EventEmitter {
       if (first !== undefined) {
         this.emit('commit', { firstSeq: first.seq, lastSeq: head.lastSeq, records: records.length, bytes, durationMs: performance.now() - started } satisfies CommitEvent)
       }
+      // start the next group's write before acknowledging this one, so the disk works while acks go out
+      const more = this.pending.length > 0 || this.trims.length > 0
+      if (more) this.commit()
       for (let i = 0; i < cbs.length; i++) cbs[i]?.(null, first === undefined ? undefined : first.seq + i)
       this.wake()
-      this.afterCommit()
+      if (!more) this.afterCommit()
     }, (cause: unknown) => {
       this.writing = false
       const err = new FlowgateError('FG_ERR_STORE_WRITE', `event log write failed: ${(cause as Error).message}`, { cause })

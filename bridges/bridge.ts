@@ -9,6 +9,8 @@
  * MUST: a permanent rejection of a batch is split until the rejected events are
  *       found; those go to the dead-letter store, the rest are delivered.
  * MUST: a resent event keeps its id (ids derive from the sequence number).
+ * SHOULD: delivery does not wait for cursor writes; the stored cursor trails the
+ *         delivered one by the write in flight, and a crash resends from it.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
@@ -66,6 +68,8 @@ export interface BridgeStatus {
 interface Item { seq: number, event: CloudEvent, piece?: Buffer, raw?: Buffer | undefined }
 
 const READ_CHUNK = 2000
+/** Cursor writes are at least this far apart; a crash resends at most about this much more. */
+const CURSOR_WRITE_INTERVAL_MS = 10
 
 export class Bridge {
   readonly name: string
@@ -81,6 +85,12 @@ export class Bridge {
   private readonly counts: BridgeCounts
   private lastError: string | undefined
   private readonly json = createEventJSONEncoder()
+  /** The cursor write in flight (see storeCursor), and the error that ended cursor writes. */
+  private cursorWrite: Promise<void> | undefined
+  private cursorError: Error | undefined
+  /** A cursor write waiting for CURSOR_WRITE_INTERVAL_MS to pass since the last one. */
+  private cursorTimer: NodeJS.Timeout | undefined
+  private lastCursorWrite = -Infinity
 
   constructor (cfg: CompiledBridge, deps: BridgeDeps) {
     this.name = cfg.name
@@ -127,6 +137,7 @@ export class Bridge {
     this.closing ??= (async () => {
       this.abort.abort()
       await this.running
+      await this.cursorStored()
       await this.deps.sink.close()
       this.state = 'stopped'
     })()
@@ -143,8 +154,8 @@ export class Bridge {
     let lingerUntil = 0
     /**
      * The batch being delivered while the loop reads, maps and encodes the next one: still one
-     * request in flight and the cursor moves in order, but the upstream's time to answer no
-     * longer adds to ours (it doubles a backlog's drain rate).
+     * request in flight and the cursor moves in order, but reading the log and preparing events
+     * overlap with the upstream's time to answer instead of adding to it.
      */
     let inFlight: Promise<void> | undefined
     /** Waits for the batch in flight; its error (a store failure) is the loop's error. */
@@ -152,6 +163,7 @@ export class Bridge {
       const pending = inFlight
       inFlight = undefined
       await pending
+      if (this.cursorError !== undefined) throw this.cursorError
     }
     const dispatch = async (items: Item[], through: number): Promise<void> => {
       await settle()
@@ -166,7 +178,7 @@ export class Bridge {
           if (batch.length > 0) {
             const wait = lingerUntil - this.now()
             if (wait > 0) {
-              await this.waitForRecord(settledThrough + 1, wait)
+              await this.waitForRecord(settledThrough + 1, { timeoutMs: wait })
               continue
             }
             await dispatch(batch, settledThrough)
@@ -174,9 +186,14 @@ export class Bridge {
             batchBytes = 2
             continue
           }
+          if (inFlight !== undefined) {
+            // a record that comes before the answer is read and prepared while the request is in flight
+            await this.waitForRecord(settledThrough + 1, { until: inFlight })
+            if (settledThrough < log.lastSeq) continue
+          }
           // caught up: let the batch in flight move the cursor first, then the filtered-out tail
           await settle()
-          if (settledThrough > this.cursor) await this.advance(settledThrough)
+          if (settledThrough > this.cursor) this.advance(settledThrough)
           await this.waitForRecord(settledThrough + 1)
           continue
         }
@@ -226,18 +243,20 @@ export class Bridge {
   }
 
   /**
-   * Waits until record `seq` is committed, at most `timeoutMs`, or until the bridge stops.
+   * Waits until record `seq` is committed, at most `timeoutMs` or until `until` settles, or
+   * until the bridge stops.
    * The log leaves its abort listener on the signal it is given, so it gets a signal of its
    * own for each wait: with the bridge's long-lived signal, every idle wait would add a
    * listener that is never removed (a leak, and a MaxListenersExceededWarning).
    */
-  private async waitForRecord (seq: number, timeoutMs?: number): Promise<void> {
+  private async waitForRecord (seq: number, opts: { timeoutMs?: number, until?: Promise<unknown> } = {}): Promise<void> {
     const signal = this.abort.signal
     if (signal.aborted) return
     const wait = new AbortController()
     const stop = (): void => { wait.abort() }
     signal.addEventListener('abort', stop, { once: true })
-    const timer = timeoutMs === undefined ? undefined : setTimeout(stop, timeoutMs)
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(stop, opts.timeoutMs)
+    opts.until?.then(stop, stop)
     try {
       await this.deps.log.waitFor(seq, wait.signal)
     } finally {
@@ -265,19 +284,59 @@ export class Bridge {
 
   private async flush (batch: Item[], settledThrough: number): Promise<void> {
     await this.deliver(batch)
-    await this.advance(settledThrough)
+    this.advance(settledThrough)
   }
 
-  private async advance (seq: number): Promise<void> {
+  private advance (seq: number): void {
     this.cursor = seq
-    await this.deps.cursors.set(this.name, seq)
+    this.storeCursor()
+  }
+
+  /**
+   * Stores the cursor without making delivery wait: one write at a time, the newest value
+   * next, at most one per CURSOR_WRITE_INTERVAL_MS. A LevelDB write queues behind the log's
+   * fsynced group commits, so waiting for it before every request cost milliseconds per
+   * request while devices publish, and a write per event costs CPU in binary mode. A stored
+   * cursor a little behind after a crash only means those events are resent, with their ids.
+   */
+  private storeCursor (): void {
+    if (this.cursorWrite !== undefined || this.cursorTimer !== undefined || this.cursorError !== undefined) return
+    const wait = this.lastCursorWrite + CURSOR_WRITE_INTERVAL_MS - performance.now()
+    if (wait > 0) {
+      this.cursorTimer = setTimeout(() => {
+        this.cursorTimer = undefined
+        this.storeCursor()
+      }, wait)
+      return
+    }
+    this.lastCursorWrite = performance.now()
+    const seq = this.cursor
+    this.cursorWrite = this.deps.cursors.set(this.name, seq).then(() => {
+      this.cursorWrite = undefined
+      if (this.cursor !== seq) this.storeCursor()
+    }, (err: unknown) => {
+      this.cursorWrite = undefined
+      this.cursorError = err as Error // the delivery loop stops on it
+    })
+  }
+
+  /** Resolves once the newest cursor is stored (or cursor writes failed). */
+  private async cursorStored (): Promise<void> {
+    if (this.cursorTimer !== undefined) {
+      clearTimeout(this.cursorTimer)
+      this.cursorTimer = undefined
+      this.lastCursorWrite = -Infinity
+      this.storeCursor()
+    }
+    while (this.cursorWrite !== undefined) await this.cursorWrite
   }
 
   private encode (items: readonly Item[]): HttpMessage {
     const first = items[0] as Item
     if (this.cfg.mode === 'binary') {
-      const message = encodeHttp(first.event, 'binary')
-      return first.raw === undefined ? message : { headers: message.headers, body: first.raw }
+      if (first.raw === undefined) return encodeHttp(first.event, 'binary')
+      // the headers of the event (Content-Type from datacontenttype), the payload's JSON text as the body
+      return { headers: encodeHttp({ ...first.event, data: undefined }, 'binary').headers, body: first.raw }
     }
     if (this.cfg.mode === 'structured') {
       return first.piece === undefined ? encodeHttp(first.event, 'structured') : { headers: { 'content-type': CONTENT_TYPE_STRUCTURED }, body: first.piece }

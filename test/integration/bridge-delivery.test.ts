@@ -29,6 +29,9 @@ const HEADER_SAFE = /^(?:[\x21\x23\x24\x26-\x7e]|%[0-9A-F]{2})*$/
 const warnings: string[] = []
 process.on('warning', w => { warnings.push(`${w.name}: ${w.message}`) })
 
+/** JSON that a parse and re-serialisation would change (spacing, 21.50, a 64-bit integer). */
+const RAW_JSON = '{"temp": 21.50, "n": 12345678901234567890}'
+
 const BYTES = Buffer.from([0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff])
 
 const MESSAGES: ReadonlyArray<readonly [string, string | Buffer]> = [
@@ -39,7 +42,8 @@ const MESSAGES: ReadonlyArray<readonly [string, string | Buffer]> = [
   ['devices/th-01/telemetry', '42'],
   ['other/topic', '{"x":1}'],
   ['devices/th-01/telemetry', 'not json {'],
-  ['devices/th-01/telemetry', '"text"']
+  ['devices/th-01/telemetry', '"text"'],
+  ['devices/th-01/telemetry', RAW_JSON]
 ]
 
 t.test('binary, structured and batch mode deliver the same events, readable by the cloudevents SDK', async t => {
@@ -114,6 +118,7 @@ t.test('binary, structured and batch mode deliver the same events, readable by t
     t.ok(req(1).body.equals(BYTES), 'bytes are the body as they are')
     t.notOk('content-type' in req(3).headers, 'no data, no Content-Type')
     t.equal(req(3).body.length, 0, 'no data, empty body')
+    t.equal(req(8).body.toString(), RAW_JSON, 'a device\'s JSON is the body as it was sent (not re-serialised)')
   })
 
   t.test('structured and batch mode on the wire', async t => {
@@ -121,7 +126,7 @@ t.test('binary, structured and batch mode deliver the same events, readable by t
     const batches = receiver.requestsOn('/bat')
     for (const r of batches) t.equal(r.headers['content-type'], 'application/cloudevents-batch+json; charset=UTF-8')
     t.ok(batches.every(r => r.events.length >= 1 && r.events.length <= 3), `batches hold 1-3 events (maxEvents 3): ${batches.map(r => r.events.length).join(',')}`)
-    t.ok(batches.length >= 3, 'eight events need at least three batches')
+    t.ok(batches.length >= 3, `${n} events need at least three batches`)
     const json = new Map<string, Record<string, unknown>>()
     for (const r of receiver.requestsOn('/str')) { const o = JSON.parse(r.body.toString()) as Record<string, unknown>; json.set(String(o.id), o) }
     for (const r of batches) for (const o of JSON.parse(r.body.toString()) as Array<Record<string, unknown>>) t.same(o, json.get(String(o.id)), `${String(o.id)}: batch element is the structured body`)
@@ -134,6 +139,10 @@ t.test('binary, structured and batch mode deliver the same events, readable by t
     t.notOk('data' in obj(3) || 'data_base64' in obj(3) || 'datacontenttype' in obj(3), 'empty payload: no data, no datacontenttype')
     t.equal(obj(2).subject, 'devices/thü-2/telemetry', 'JSON carries the subject unencoded')
     t.equal(obj(4).data, 42)
+    const raw = (bin[8] as CloudEvent).id
+    const member = `"data":${RAW_JSON}}`
+    t.ok(receiver.requestsOn('/str').some(r => r.body.toString().includes(`"id":"${raw}"`) && r.body.toString().endsWith(member)), 'structured: a device\'s JSON is carried as it was sent')
+    t.ok(batches.some(r => r.body.toString().includes(member)), 'batch: a device\'s JSON is carried as it was sent')
   })
 
   t.test('the cloudevents SDK reads the same events', async t => {
@@ -243,7 +252,7 @@ t.test('a bridge added later starts at the end, or at earliest, a time or a sequ
   t.ok((records[4]?.time ?? 0) < Date.parse(cut) && (records[5]?.time ?? 0) >= Date.parse(cut), 'the time start falls between records 5 and 6')
 
   // Once a bridge has a cursor, its start setting no longer applies.
-  await client.endAsync() // (gateway.close() waits for connected MQTT clients to leave)
+  await client.endAsync()
   await gw.close()
   const again = await startGateway(t, testConfig(dir, bridgesYaml([{ name: 'from-earliest', start: 'earliest', sink: { url: receiver.url('/from-earliest'), mode: 'batch' }, retry: RETRY }])))
   const c2 = await connect(t, brokerUrl(again), { clientId: 'late-2' })

@@ -62,6 +62,8 @@ type BatchInfo = [number, number, number, number]
 interface Trim { reason: DropReason, ops: Array<{ type: 'del', sublevel: Sublevel, key: string }>, firstSeq: number, records: number, bytes: number }
 
 const HEAD_KEY = 'head'
+/** Records kept in memory for readers at the tail (bounded: a few hundred KiB of payloads). */
+const RECENT_RECORDS = 2048
 
 export class EventLog extends EventEmitter {
   private readonly log: Sublevel
@@ -82,6 +84,8 @@ export class EventLog extends EventEmitter {
   private closed = false
   private idle: Array<() => void> = []
   private waiters: Array<{ seq: number, resolve: () => void }> = []
+  /** The newest committed records, in order, so a bridge at the tail reads them without LevelDB. */
+  private recent: PendingRecord[] = []
 
   private constructor (store: Store, head: Head, opts: EventLogOptions) {
     super()
@@ -162,6 +166,11 @@ export class EventLog extends EventEmitter {
   async read (fromSeq: number, limit: number): Promise<LogRecord[]> {
     const from = Math.max(fromSeq, this.head.firstSeq)
     if (from > this.head.lastSeq || limit <= 0) return []
+    const oldest = this.recent[0]
+    if (oldest !== undefined && from >= oldest.seq) {
+      const start = from - oldest.seq
+      return this.recent.slice(start, start + limit)
+    }
     const [startKey] = await this.bidx.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all()
     const out: LogRecord[] = []
     for await (const [key, value] of this.log.iterator({ gte: startKey ?? seqKey(from) })) {
@@ -193,12 +202,19 @@ export class EventLog extends EventEmitter {
   async waitFor (seq: number, signal?: AbortSignal): Promise<void> {
     if (this.head.lastSeq >= seq || this.closed || signal?.aborted === true) return
     await new Promise<void>(resolve => {
-      const waiter = { seq, resolve }
-      this.waiters.push(waiter)
-      signal?.addEventListener('abort', () => {
+      const onAbort = (): void => {
         this.waiters = this.waiters.filter(w => w !== waiter)
         resolve()
-      }, { once: true })
+      }
+      const waiter = {
+        seq,
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        }
+      }
+      this.waiters.push(waiter)
+      signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
 
@@ -277,6 +293,7 @@ export class EventLog extends EventEmitter {
       if (first !== undefined) {
         this.emit('commit', { firstSeq: first.seq, lastSeq: head.lastSeq, records: records.length, bytes, durationMs: performance.now() - started } satisfies CommitEvent)
       }
+      if (records.length > 0) this.remember(records)
       // start the next group's write before acknowledging this one, so the disk works while acks go out
       const more = this.pending.length > 0 || this.trims.length > 0
       if (more) this.commit()
@@ -311,6 +328,13 @@ export class EventLog extends EventEmitter {
       excess -= info[1]
       return true
     })
+  }
+
+  private remember (records: PendingRecord[]): void {
+    const last = this.recent[this.recent.length - 1]
+    if (last !== undefined && (records[0] as PendingRecord).seq !== last.seq + 1) this.recent = []
+    this.recent.push(...records)
+    if (this.recent.length > RECENT_RECORDS * 2) this.recent = this.recent.slice(-RECENT_RECORDS)
   }
 
   private wake (): void {

@@ -120,7 +120,7 @@ async function throughput (receiver: BenchReceiver): Promise<void> {
 async function latencyRound (receiver: BenchReceiver, rate: number, total: number): Promise<{ bridge: number[], sub: number[], ack: number[] }> {
   const dir = await tempDir()
   try {
-    const gw = await startE2eGateway({ dataDir: join(dir, 'data'), durability: 'sync', bridge: { name: 'live', url: receiver.url, mode: 'binary', start: 'end' } }, cpuProf)
+    const gw = await startE2eGateway({ dataDir: join(dir, 'data'), durability: (process.env.E2E_DURABILITY ?? 'sync') as 'sync' | 'async', bridge: { name: 'live', url: receiver.url, mode: 'binary', start: 'end' } }, cpuProf)
     const pubs = await connectPublishers(gw.port, 1)
     const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { clientId: 'e2e-sub', reconnectPeriod: 0 })
     let subLat: number[] = []

@@ -18,7 +18,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     messages: { type: 'string', default: '3000' },
-    window: { type: 'string', default: '16' },
+    window: { type: 'string', default: '64' },
     durability: { type: 'string', default: 'sync' },
     'open-records': { type: 'string', default: '1000000' }
   }

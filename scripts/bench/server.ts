@@ -23,7 +23,7 @@ async function start (): Promise<{ port: number, close: () => Promise<void> }> {
     }
   }
   const loaded = parseConfig(`gateway: { id: bench, dataDir: ${JSON.stringify(dataDir)}, logLevel: silent }
-broker: { listeners: [{ port: 0 }] }
+broker: { listeners: [{ port: 0 }], limits: { publishRate: 0 } }
 admin: { enabled: false }
 storage: { durability: ${durability}, retention: { maxBytes: 8GiB } }
 ${bridgeUrl === undefined ? '' : `bridges:

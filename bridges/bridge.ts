@@ -70,6 +70,8 @@ interface Item { seq: number, event: CloudEvent, piece?: Buffer, raw?: Buffer | 
 const READ_CHUNK = 2000
 /** Cursor writes are at least this far apart; a crash resends at most about this much more. */
 const CURSOR_WRITE_INTERVAL_MS = 10
+/** Lower bound of maxUnstored, so binary mode (one event a request) rarely waits for a cursor write. */
+const MIN_UNSTORED_EVENTS = 200
 
 export class Bridge {
   readonly name: string
@@ -91,6 +93,11 @@ export class Bridge {
   /** A cursor write waiting for CURSOR_WRITE_INTERVAL_MS to pass since the last one. */
   private cursorTimer: NodeJS.Timeout | undefined
   private lastCursorWrite = -Infinity
+  /** Events delivered, and how many of them the stored cursor covers. */
+  private sent = 0
+  private sentStored = 0
+  /** The most delivered events the stored cursor may trail by (what a crash can resend beyond the request in flight). */
+  private readonly maxUnstored: number
 
   constructor (cfg: CompiledBridge, deps: BridgeDeps) {
     this.name = cfg.name
@@ -99,6 +106,7 @@ export class Bridge {
     this.now = deps.now ?? Date.now
     this.random = deps.random ?? Math.random
     this.counts = deps.counts ?? { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
+    this.maxUnstored = Math.max(2 * cfg.maxEvents, MIN_UNSTORED_EVENTS)
   }
 
   /** Resolves the starting cursor (stored, or from the configured start) and begins delivering. */
@@ -167,6 +175,8 @@ export class Bridge {
     }
     const dispatch = async (items: Item[], through: number): Promise<void> => {
       await settle()
+      // bound what a crash can resend: never more than maxUnstored delivered events ahead of the stored cursor
+      if (this.sent - this.sentStored >= this.maxUnstored) await this.cursorStored()
       const pending = this.flush(items, through)
       pending.catch(() => {}) // observed by settle(); an abort must not be an unhandled rejection
       inFlight = pending
@@ -284,6 +294,7 @@ export class Bridge {
 
   private async flush (batch: Item[], settledThrough: number): Promise<void> {
     await this.deliver(batch)
+    this.sent += batch.length
     this.advance(settledThrough)
   }
 
@@ -311,8 +322,10 @@ export class Bridge {
     }
     this.lastCursorWrite = performance.now()
     const seq = this.cursor
+    const sent = this.sent
     this.cursorWrite = this.deps.cursors.set(this.name, seq).then(() => {
       this.cursorWrite = undefined
+      this.sentStored = sent
       if (this.cursor !== seq) this.storeCursor()
     }, (err: unknown) => {
       this.cursorWrite = undefined

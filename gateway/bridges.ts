@@ -80,7 +80,7 @@ export class BridgeSet {
 
   constructor (deps: BridgeSetDeps) {
     this.deps = deps
-    this.cursors = new CursorStore(deps.store)
+    this.cursors = new CursorStore(deps.store, deps.log)
     this.deadLetters = new DeadLetterStore(deps.store)
   }
 

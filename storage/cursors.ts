@@ -1,16 +1,21 @@
 /**
  * Bridge cursors: the last sequence number each bridge's upstream acknowledged.
- * Written without fsync: a cursor lost to a power cut only means a resend, and
- * resent events keep their ids.
+ * Written with the log's group commits when a log is given (fsynced with them
+ * under sync durability); a cursor behind after a crash only means a resend,
+ * and resent events keep their ids.
  */
 import { decodeMeta, encodeMeta } from './codec.js'
+import type { EventLog } from './event-log.js'
 import type { Store, Sublevel } from './store.js'
 
 export class CursorStore {
   private readonly db: Sublevel
+  private readonly log: EventLog | undefined
 
-  constructor (store: Store) {
+  /** With `log`, cursor writes ride the log's group commits instead of queueing behind them. */
+  constructor (store: Store, log?: EventLog) {
     this.db = store.sublevel('cursors')
+    this.log = log
   }
 
   async get (bridge: string): Promise<number | undefined> {
@@ -19,7 +24,8 @@ export class CursorStore {
   }
 
   async set (bridge: string, seq: number): Promise<void> {
-    await this.db.put(bridge, encodeMeta(seq))
+    if (this.log !== undefined) await this.log.writeCursor(bridge, seq)
+    else await this.db.put(bridge, encodeMeta(seq))
   }
 
   async delete (bridge: string): Promise<void> {

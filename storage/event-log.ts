@@ -70,6 +70,10 @@ export class EventLog extends EventEmitter {
   private readonly bidx: Sublevel
   private readonly tidx: Sublevel
   private readonly meta: Sublevel
+  private readonly cursorsDb: Sublevel
+  /** Cursor updates riding the next group commit (newest per bridge), and who waits for them. */
+  private cursorWrites = new Map<string, number>()
+  private cursorWaiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
   private opts: Required<EventLogOptions>
   readonly ingested: IngestCounters = { records: [0, 0, 0], bytes: [0, 0, 0] }
   private readonly head: Head
@@ -93,6 +97,7 @@ export class EventLog extends EventEmitter {
     this.bidx = store.sublevel('bidx')
     this.tidx = store.sublevel('tidx')
     this.meta = store.sublevel('meta')
+    this.cursorsDb = store.sublevel('cursors')
     this.opts = { now: Date.now, ...opts }
     this.head = head
     this.nextSeq = head.lastSeq + 1
@@ -142,6 +147,21 @@ export class EventLog extends EventEmitter {
     this.enforceBudget()
   }
 
+  /**
+   * Stores a bridge cursor with the next group commit, so it never queues behind the
+   * log's commits as a write of its own. Resolves once it is written.
+   */
+  async writeCursor (name: string, seq: number): Promise<void> {
+    if (this.closed && !this.writing && this.pending.length === 0) {
+      await this.cursorsDb.put(name, encodeMeta(seq))
+      return
+    }
+    this.cursorWrites.set(name, seq)
+    const done = new Promise<void>((resolve, reject) => this.cursorWaiters.push({ resolve, reject }))
+    this.schedule()
+    await done
+  }
+
   /** Resolves when everything appended so far is committed. */
   async flush (): Promise<void> {
     for (;;) {
@@ -149,7 +169,7 @@ export class EventLog extends EventEmitter {
         await this.trimming
         continue
       }
-      if (!this.writing && !this.scheduled && this.pending.length === 0 && this.trims.length === 0) return
+      if (!this.writing && !this.scheduled && this.pending.length === 0 && this.trims.length === 0 && this.cursorWrites.size === 0) return
       await new Promise<void>(resolve => this.idle.push(resolve))
     }
   }
@@ -245,7 +265,9 @@ export class EventLog extends EventEmitter {
     const records = this.pending
     const cbs = this.pendingCbs
     const trims = this.trims
-    if (records.length === 0 && trims.length === 0) {
+    const cursors = this.cursorWrites
+    const cursorWaiters = this.cursorWaiters
+    if (records.length === 0 && trims.length === 0 && cursors.size === 0) {
       for (const resolve of this.idle.splice(0)) resolve()
       return
     }
@@ -253,6 +275,8 @@ export class EventLog extends EventEmitter {
     this.pendingCbs = []
     this.pendingBytes = 0
     this.trims = []
+    this.cursorWrites = new Map()
+    this.cursorWaiters = []
     this.writing = true
 
     const head: Head = { ...this.head, drops: { ...this.head.drops } }
@@ -280,6 +304,7 @@ export class EventLog extends EventEmitter {
       head.bytes += bytes
     }
     batch.put(HEAD_KEY, encodeMeta(head), { sublevel: this.meta })
+    for (const [name, seq] of cursors) batch.put(name, encodeMeta(seq), { sublevel: this.cursorsDb })
 
     const started = performance.now()
     batch.write({ sync: this.opts.durability === 'sync' }).then(() => {
@@ -295,8 +320,9 @@ export class EventLog extends EventEmitter {
       }
       if (records.length > 0) this.remember(records)
       // start the next group's write before acknowledging this one, so the disk works while acks go out
-      const more = this.pending.length > 0 || this.trims.length > 0
+      const more = this.pending.length > 0 || this.trims.length > 0 || this.cursorWrites.size > 0
       if (more) this.commit()
+      for (const w of cursorWaiters) w.resolve()
       for (let i = 0; i < cbs.length; i++) cbs[i]?.(null, first === undefined ? undefined : first.seq + i)
       this.wake()
       if (!more) this.afterCommit()
@@ -305,12 +331,13 @@ export class EventLog extends EventEmitter {
       const err = new FlowgateError('FG_ERR_STORE_WRITE', `event log write failed: ${(cause as Error).message}`, { cause })
       this.emit('error', err)
       for (const cb of cbs) cb?.(err)
+      for (const w of cursorWaiters) w.reject(err)
       this.afterCommit()
     })
   }
 
   private afterCommit (): void {
-    if (this.pending.length > 0 || this.trims.length > 0) {
+    if (this.pending.length > 0 || this.trims.length > 0 || this.cursorWrites.size > 0) {
       this.commit()
       return
     }

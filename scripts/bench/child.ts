@@ -9,8 +9,12 @@ const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 export async function startServer (args: string[]): Promise<BenchServer> {
   const proc = fork(serverScript, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const next = async <T>(): Promise<T> => await new Promise<T>((resolve, reject) => {
-    proc.once('message', m => resolve(m as T))
-    proc.once('exit', code => reject(new Error(`bench server exited (${code})`)))
+    const onExit = (code: number | null): void => reject(new Error(`bench server exited (${code})`))
+    proc.once('exit', onExit)
+    proc.once('message', m => {
+      proc.off('exit', onExit)
+      resolve(m as T)
+    })
   })
   const { port } = await next<{ port: number }>()
   return {

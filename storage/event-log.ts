@@ -62,8 +62,10 @@ type BatchInfo = [number, number, number, number]
 interface Trim { reason: DropReason, ops: Array<{ type: 'del', sublevel: Sublevel, key: string }>, firstSeq: number, records: number, bytes: number }
 
 const HEAD_KEY = 'head'
-/** Records kept in memory for readers at the tail (bounded: a few hundred KiB of payloads). */
+/** Records kept in memory for readers at the tail (bounded: a few hundred KiB of payloads)... */
 const RECENT_RECORDS = 2048
+/** ...for as long as a reader at the tail may still ask for them (see remember). */
+const RECENT_MS = 100
 
 export class EventLog extends EventEmitter {
   private readonly log: Sublevel
@@ -361,7 +363,13 @@ export class EventLog extends EventEmitter {
     const last = this.recent[this.recent.length - 1]
     if (last !== undefined && (records[0] as PendingRecord).seq !== last.seq + 1) this.recent = []
     this.recent.push(...records)
-    if (this.recent.length > RECENT_RECORDS * 2) this.recent = this.recent.slice(-RECENT_RECORDS)
+    // At most RECENT_RECORDS, none received more than RECENT_MS before the newest. Kept longer (at a
+    // low publish rate 2,048 records span seconds), every record would outlive V8's young generation
+    // and wait for a full collection, whose pauses held up deliveries and acknowledgements.
+    const cutoff = (records[records.length - 1] as PendingRecord).time - RECENT_MS
+    let drop = Math.max(0, this.recent.length - RECENT_RECORDS)
+    while (drop < this.recent.length && (this.recent[drop] as PendingRecord).time < cutoff) drop++
+    if (drop > 0) this.recent.splice(0, drop)
   }
 
   private wake (): void {

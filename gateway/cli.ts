@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=32
 /**
  * The `flowgate` command. Each subcommand returns an exit code; only this file sets it.
  */

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { GATEWAY_NODE_FLAGS } from '../gateway/runtime.js'
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..')
 const cli = join(root, 'dist', 'gateway', 'cli.js')
@@ -13,7 +14,7 @@ const config = process.env.FLOWGATE_CONFIG ?? join(root, 'config', 'examples', '
 
 const children: ChildProcess[] = [
   spawn(process.execPath, [cli, 'receive', '--port', '9090'], { stdio: 'inherit' }),
-  spawn(process.execPath, [cli, 'start', '--config', config], { stdio: 'inherit' })
+  spawn(process.execPath, [...GATEWAY_NODE_FLAGS, cli, 'start', '--config', config], { stdio: 'inherit' })
 ]
 let exitCode = 0
 let running = children.length

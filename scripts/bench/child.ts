@@ -1,13 +1,17 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 
 export interface BenchServer { port: number, proc: ChildProcess, stats: () => Promise<{ maxRss: number, rss: number }>, stop: () => Promise<void> }
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 
-/** Starts scripts/bench/server.js as a child process. */
+/**
+ * Starts scripts/bench/server.js as a child process, with the Node settings the gateway runs
+ * with, whichever broker it serves: plain Aedes and flowgate run on the same runtime.
+ */
 export async function startServer (args: string[]): Promise<BenchServer> {
-  const proc = fork(serverScript, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const proc = fork(serverScript, args, { execArgv: [...GATEWAY_NODE_FLAGS], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const next = async <T>(): Promise<T> => await new Promise<T>((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`bench server exited (${code})`))
     proc.once('exit', onExit)

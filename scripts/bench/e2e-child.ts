@@ -2,6 +2,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import type { BridgeStatus } from '../../bridges/index.js'
+import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 import type { GatewaySpec } from './e2e-server.js'
 
 export interface E2eGateway {
@@ -21,7 +22,7 @@ const serverScript = fileURLToPath(new URL('./e2e-server.js', import.meta.url))
 
 /** `cpuProfDir`: run the child under --cpu-prof, writing the profile there when it exits. */
 export async function startE2eGateway (spec: GatewaySpec, cpuProfDir?: string): Promise<E2eGateway> {
-  const execArgv = cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`]
+  const execArgv = [...GATEWAY_NODE_FLAGS, ...(cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`])]
   const proc = fork(serverScript, [JSON.stringify(spec)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
   const next = async <T>(): Promise<T> => await new Promise<T>((resolve, reject) => {
     const onExit = (code: number | null): void => reject(new Error(`bench gateway exited (${code})`))

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 import { repoRoot } from './paths.js'
 import type { TestContext } from './gateway.js'
 
@@ -46,7 +47,7 @@ export async function runCli (args: string[], env: NodeJS.ProcessEnv = process.e
 
 /** Starts `flowgate start --config FILE` as a child process and waits until it has started; `port` is its first listener's. */
 export async function startChild (t: TestContext, configFile: string): Promise<ChildGateway> {
-  const proc = spawn(process.execPath, [cliPath, 'start', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, cliPath, 'start', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => proc.once('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
   const stderr: string[] = []

@@ -21,6 +21,10 @@ export interface DeadLetter {
 
 export class DeadLetterStore {
   private readonly db: Sublevel
+  /** Dead letters per bridge, counted once from the store and kept up to date by add and remove. */
+  private readonly counts = new Map<string, number>()
+  /** add, remove and the first count of a bridge run one at a time, so a count never misses a write. */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor (store: Store) {
     this.db = store.sublevel('dlq')
@@ -30,12 +34,25 @@ export class DeadLetterStore {
     return `${bridge}!${seqKey(seq)}`
   }
 
+  private async serial<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn)
+    this.queue = run.catch(() => {})
+    return await run
+  }
+
   async add (bridge: string, letters: readonly DeadLetter[]): Promise<void> {
     if (letters.length === 0) return
-    // fsynced: the bridge's cursor moves past these events right after
-    const batch = this.db.db.batch()
-    for (const l of letters) batch.put(DeadLetterStore.key(bridge, l.seq), encodeMeta(l), { sublevel: this.db })
-    await batch.write({ sync: true })
+    await this.serial(async () => {
+      const keys = [...new Set(letters.map(l => DeadLetterStore.key(bridge, l.seq)))]
+      // an event dead-lettered again (a redrive rejected) replaces its entry: count only new keys
+      const known = this.counts.get(bridge)
+      const fresh = known === undefined ? 0 : (await this.db.getMany(keys)).filter(v => v === undefined).length
+      // fsynced: the bridge's cursor moves past these events right after
+      const batch = this.db.db.batch()
+      for (const l of letters) batch.put(DeadLetterStore.key(bridge, l.seq), encodeMeta(l), { sublevel: this.db })
+      await batch.write({ sync: true })
+      if (known !== undefined) this.counts.set(bridge, known + fresh)
+    })
   }
 
   /** Dead letters of a bridge in sequence order, from `afterSeq` (exclusive). */
@@ -50,13 +67,28 @@ export class DeadLetterStore {
     return out
   }
 
+  /** How many dead letters the bridge has. Reads the store on the first call for a bridge only. */
   async count (bridge: string): Promise<number> {
-    let n = 0
-    for await (const _ of this.db.keys({ gt: `${bridge}!`, lt: `${bridge}!~` })) n++
-    return n
+    const known = this.counts.get(bridge)
+    if (known !== undefined) return known
+    return await this.serial(async () => {
+      let n = this.counts.get(bridge)
+      if (n !== undefined) return n
+      n = 0
+      for await (const _ of this.db.keys({ gt: `${bridge}!`, lt: `${bridge}!~` })) n++
+      this.counts.set(bridge, n)
+      return n
+    })
   }
 
   async remove (bridge: string, seqs: readonly number[]): Promise<void> {
-    await this.db.batch(seqs.map(seq => ({ type: 'del' as const, key: DeadLetterStore.key(bridge, seq) })))
+    if (seqs.length === 0) return
+    await this.serial(async () => {
+      const keys = [...new Set(seqs.map(seq => DeadLetterStore.key(bridge, seq)))]
+      const known = this.counts.get(bridge)
+      const present = known === undefined ? 0 : (await this.db.getMany(keys)).filter(v => v !== undefined).length
+      await this.db.batch(keys.map(key => ({ type: 'del' as const, key })))
+      if (known !== undefined) this.counts.set(bridge, known - present)
+    })
   }
 }

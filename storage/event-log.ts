@@ -362,7 +362,10 @@ export class EventLog extends EventEmitter {
   private remember (records: PendingRecord[]): void {
     const last = this.recent[this.recent.length - 1]
     if (last !== undefined && (records[0] as PendingRecord).seq !== last.seq + 1) this.recent = []
-    this.recent.push(...records)
+    // a group larger than the cache (a long stall at a high rate) replaces it: spreading a group of
+    // 100,000 records into push() would exceed the call's argument limit
+    if (records.length >= RECENT_RECORDS) this.recent = records.slice(-RECENT_RECORDS)
+    else this.recent.push(...records)
     // At most RECENT_RECORDS, none received more than RECENT_MS before the newest. Kept longer (at a
     // low publish rate 2,048 records span seconds), every record would outlive V8's young generation
     // and wait for a full collection, whose pauses held up deliveries and acknowledgements.

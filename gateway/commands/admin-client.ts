@@ -1,5 +1,4 @@
 /** The operator commands talk to a running gateway's admin API. */
-import { request } from 'undici'
 import { FlowgateError } from '../errors.js'
 import type { OptionSpec } from './parse.js'
 
@@ -18,6 +17,8 @@ export function adminClient (values: Record<string, string | boolean | undefined
   const base = (typeof values.admin === 'string' ? values.admin : env.FLOWGATE_ADMIN ?? 'http://127.0.0.1:9080').replace(/\/+$/, '')
   const token = typeof values.token === 'string' ? values.token : env.FLOWGATE_ADMIN_TOKEN
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+    // loaded on use, so the commands that do not talk to a gateway (start among them) do not load the HTTP client
+    const { request } = await import('undici')
     let res
     try {
       res = await request(base + path, {

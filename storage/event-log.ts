@@ -64,8 +64,10 @@ interface Trim { reason: DropReason, ops: Array<{ type: 'del', sublevel: Subleve
 const HEAD_KEY = 'head'
 /** Records kept in memory for readers at the tail (bounded: a few hundred KiB of payloads)... */
 const RECENT_RECORDS = 2048
-/** ...for as long as a reader at the tail may still ask for them (see remember). */
+/** ...for as long as a reader at the tail may still ask for them (see remember)... */
 const RECENT_MS = 100
+/** ...and only while some reader follows the log: one has read or waited within this time. */
+const FOLLOW_MS = 5000
 
 export class EventLog extends EventEmitter {
   private readonly log: Sublevel
@@ -92,6 +94,8 @@ export class EventLog extends EventEmitter {
   private waiters: Array<{ seq: number, resolve: () => void }> = []
   /** The newest committed records, in order, so a bridge at the tail reads them without LevelDB. */
   private recent: PendingRecord[] = []
+  /** When a reader last read or waited (opts.now): with nobody following, the cache is not kept. */
+  private followedAt = -Infinity
 
   private constructor (store: Store, head: Head, opts: EventLogOptions) {
     super()
@@ -186,6 +190,7 @@ export class EventLog extends EventEmitter {
 
   /** Up to `limit` committed records with seq >= fromSeq, in order. */
   async read (fromSeq: number, limit: number): Promise<LogRecord[]> {
+    this.followedAt = this.opts.now()
     const from = Math.max(fromSeq, this.head.firstSeq)
     if (from > this.head.lastSeq || limit <= 0) return []
     const oldest = this.recent[0]
@@ -222,6 +227,7 @@ export class EventLog extends EventEmitter {
 
   /** Resolves once a record with sequence number >= seq is committed, or when `signal` aborts. */
   async waitFor (seq: number, signal?: AbortSignal): Promise<void> {
+    this.followedAt = this.opts.now()
     if (this.head.lastSeq >= seq || this.closed || signal?.aborted === true) return
     await new Promise<void>(resolve => {
       const onAbort = (): void => {
@@ -363,6 +369,13 @@ export class EventLog extends EventEmitter {
   }
 
   private remember (records: PendingRecord[]): void {
+    // Kept without a reader at the tail, the records would only be copied by the young-generation
+    // collector and promoted, for nothing. A reader that comes back reads from LevelDB until the
+    // cache holds what it asks for.
+    if ((records[records.length - 1] as PendingRecord).time - this.followedAt > FOLLOW_MS) {
+      this.recent = []
+      return
+    }
     const last = this.recent[this.recent.length - 1]
     if (last !== undefined && (records[0] as PendingRecord).seq !== last.seq + 1) this.recent = []
     // a group larger than the cache (a long stall at a high rate) replaces it: spreading a group of

@@ -41,6 +41,34 @@ t.test('read from any sequence number, across batches', async t => {
   t.equal((await log.read(0, 1000)).length, 50)
 })
 
+t.test('reads are the same whether or not a reader follows the tail', async t => {
+  // the newest records are kept in memory only while some reader reads or waits; a reader that
+  // stops and comes back must get the same records as from disk, gaps included
+  let now = 1_000_000
+  const { log } = await openLog(t, await tempDir(t), { now: () => now })
+  const group = async (n: number): Promise<void> => {
+    await Promise.all([...Array(n).keys()].map(async () => await append(log, 't', 'r')))
+  }
+  const seqs = async (from: number, limit: number): Promise<number[]> => (await log.read(from, limit)).map(r => r.seq)
+  const payloadsMatch = async (from: number, limit: number): Promise<boolean> =>
+    (await log.read(from, limit)).every((r, i) => r.seq === from + i && r.payload.toString() === 'r' && r.topic === 't')
+  await group(10) // 1-10, nobody following
+  t.same(await seqs(1, 100), [...Array(10).keys()].map(i => i + 1), 'first read, from disk')
+  await group(10) // 11-20, read by a follower
+  t.same(await seqs(11, 100), [...Array(10).keys()].map(i => i + 11), 'at the tail')
+  t.same(await seqs(5, 8), [5, 6, 7, 8, 9, 10, 11, 12], 'across what was read from disk and what is in memory')
+  now += 60_000 // the reader goes away
+  await group(10) // 21-30
+  now += 1
+  await group(5) // 31-35
+  t.same(await seqs(21, 100), [...Array(15).keys()].map(i => i + 21), 'records committed while nobody followed')
+  await group(5) // 36-40, the reader is back
+  t.same(await seqs(21, 100), [...Array(20).keys()].map(i => i + 21), 'a range reaching back before the reader returned')
+  t.same(await seqs(38, 2), [38, 39])
+  t.same(await seqs(41, 10), [], 'nothing past the end')
+  t.ok(await payloadsMatch(1, 100), 'every record carries its own contents')
+})
+
 t.test('seek to a time without scanning', async t => {
   let now = 1_000_000
   const { log } = await openLog(t, await tempDir(t), { now: () => now })

@@ -138,9 +138,17 @@ export class EventLog extends EventEmitter {
     }
     this.ingested.records[input.qos]++
     this.ingested.bytes[input.qos] += input.payload.length
-    const rec = input as PendingRecord
-    rec.seq = this.nextSeq++
-    rec.time = this.opts.now()
+    // a record of its own, of one shape whatever the caller passed: the commit path reads every field
+    const rec: PendingRecord = {
+      seq: this.nextSeq++,
+      time: this.opts.now(),
+      topic: input.topic,
+      payload: input.payload,
+      qos: input.qos,
+      retain: input.retain,
+      clientId: input.clientId,
+      username: input.username
+    }
     this.pending.push(rec)
     this.pendingCbs.push(cb)
     this.pendingBytes += size

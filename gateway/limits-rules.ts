@@ -33,12 +33,12 @@ export interface TopicLimits {
 
 /** Which topic limit `topic` exceeds, with a detail for the log; undefined when it is within both. */
 export function topicLimitExceeded (topic: string, limits: TopicLimits): { kind: 'maxTopicLength' | 'maxTopicLevels', detail: string } | undefined {
-  // a UTF-8 byte length is at least the UTF-16 length, so the cheap check goes first
-  if (topic.length > limits.maxTopicLength || Buffer.byteLength(topic) > limits.maxTopicLength) {
+  // a UTF-16 code unit takes one to three UTF-8 bytes: the byte length is measured only when it may matter
+  if (topic.length > limits.maxTopicLength || (topic.length * 3 > limits.maxTopicLength && Buffer.byteLength(topic) > limits.maxTopicLength)) {
     return { kind: 'maxTopicLength', detail: `topic of ${Buffer.byteLength(topic)} bytes, limit ${limits.maxTopicLength}` }
   }
   let levels = 1
-  for (let i = 0; i < topic.length; i++) if (topic.charCodeAt(i) === 47) levels++
+  for (let i = topic.indexOf('/'); i !== -1; i = topic.indexOf('/', i + 1)) levels++
   if (levels > limits.maxTopicLevels) return { kind: 'maxTopicLevels', detail: `topic of ${levels} levels, limit ${limits.maxTopicLevels}` }
   return undefined
 }

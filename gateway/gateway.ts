@@ -7,7 +7,7 @@ import type { Aedes } from 'aedes'
 import cron, { type ScheduledTask } from 'node-cron'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
 import { createBrokerPersistence, EventLog, Store, type DropEvent } from '../storage/index.js'
-import { startAdmin, type AdminServer } from './admin/server.js'
+import type { AdminServer } from './admin/server.js'
 import { BridgeSet } from './bridges.js'
 import { Security } from './auth/index.js'
 import { createBroker } from './broker.js'
@@ -134,6 +134,8 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     let ready = true
     let admin: AdminServer | undefined
     if (config.admin.enabled) {
+      // the HTTP framework is loaded only for an admin API that is served
+      const { startAdmin } = await import('./admin/server.js')
       admin = await startAdmin(config.admin, { version: VERSION, startedAt, log, bridges, metrics, logger, clients: () => broker.connectedClients, ready: () => ready, security: () => security.stats() })
       cleanups.push(async () => { ready = false; await admin?.close() })
       logger.info({ event: 'admin-listening', url: admin.url }, `admin API on ${admin.url}`)

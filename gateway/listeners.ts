@@ -12,7 +12,6 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Duplex } from 'node:stream'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket, type TlsOptions } from 'node:tls'
 import type { Aedes, Client } from 'aedes'
-import { WebSocketServer, createWebSocketStream } from 'ws'
 import { parseDuration, parseSize, type LimitsConfig, type ListenerConfig } from '../config/index.js'
 import { certIdentity, isLoopback, type CertIdentity, type Security } from './auth/index.js'
 import { FlowgateError } from './errors.js'
@@ -34,6 +33,8 @@ export interface ListenerDeps {
   limits: LimitsConfig
   logger: Logger
 }
+
+type WsModule = typeof import('ws')
 
 interface Limits { maxPacketSize: number, maxConnections: number, publishRate: number, publishBurst: number, connectTimeoutMs: number }
 
@@ -88,9 +89,11 @@ export class Listeners {
       ref.client = this.broker.handle(guard, req)
     }
 
+    // the WebSocket library is loaded only for a WebSocket listener
+    const ws = cfg.protocol === 'ws' || cfg.protocol === 'wss' ? await import('ws') : undefined
     let dispatch: (socket: Socket, remote: string) => void
     try {
-      dispatch = this.dispatcher(cfg, index, handOff, label)
+      dispatch = this.dispatcher(cfg, index, handOff, label, ws)
     } catch (cause) {
       // a key that does not fit its certificate, a file that is not PEM: refused at start, not at the first client
       if (cause instanceof FlowgateError) throw cause
@@ -148,7 +151,7 @@ export class Listeners {
   }
 
   /** What an accepted socket goes through before it reaches the broker, by protocol. */
-  private dispatcher (cfg: ListenerConfig, index: number, handOff: (conn: Duplex, remote: string, cert: CertIdentity, req?: IncomingMessage) => void, label: { value: string }): (socket: Socket, remote: string) => void {
+  private dispatcher (cfg: ListenerConfig, index: number, handOff: (conn: Duplex, remote: string, cert: CertIdentity, req?: IncomingMessage) => void, label: { value: string }, ws: WsModule | undefined): (socket: Socket, remote: string) => void {
     const { security } = this.deps
     const none: CertIdentity = { kind: 'none' }
     const certField = cfg.tls?.certUserField ?? 'CN'
@@ -165,6 +168,8 @@ export class Listeners {
       }
       case 'ws':
       case 'wss': {
+        if (ws === undefined) throw new TypeError('the WebSocket library is not loaded')
+        const { WebSocketServer, createWebSocketStream } = ws
         const http: HttpServer | TlsServer = cfg.protocol === 'ws' ? createHttpServer(refuseRequest) : createHttpsServer(this.tlsOptions(cfg, index), refuseRequest)
         if (cfg.protocol === 'wss') http.on('tlsClientError', onTlsError)
         const path = cfg.path ?? '/mqtt'

@@ -164,7 +164,7 @@ export class PacketGuard extends Duplex {
   // mqtt-packet corks the stream while it writes one packet in pieces: pass the pieces on as one write,
   // or Nagle's algorithm holds the second piece for the peer's delayed ACK (~40 ms per PUBACK)
   override _writev (chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.forward(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : Buffer.concat(chunks.map(c => c.chunk)), callback)
+    this.forward(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : join(chunks), callback)
   }
 
   override _final (callback: (error?: Error | null) => void): void {
@@ -178,4 +178,21 @@ export class PacketGuard extends Duplex {
     if (!this.inner.destroyed) this.inner.destroy()
     callback(err)
   }
+}
+
+/**
+ * The pieces as one buffer. Buffer.concat does the same with argument checks that made it one of
+ * the larger functions V8 optimizes on the acknowledgement path; the pieces here are always Buffers.
+ */
+function join (chunks: ReadonlyArray<{ chunk: Buffer }>): Buffer {
+  let size = 0
+  for (let i = 0; i < chunks.length; i++) size += (chunks[i] as { chunk: Buffer }).chunk.length
+  const out = Buffer.allocUnsafe(size)
+  let pos = 0
+  for (let i = 0; i < chunks.length; i++) {
+    const piece = (chunks[i] as { chunk: Buffer }).chunk
+    out.set(piece, pos)
+    pos += piece.length
+  }
+  return out
 }

@@ -2,7 +2,10 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 
-export interface BenchServer { port: number, proc: ChildProcess, stats: () => Promise<{ maxRss: number, rss: number }>, stop: () => Promise<void> }
+/** Peak and current RSS in bytes; cpu: microseconds of CPU used by the server process so far. */
+export interface ServerStats { maxRss: number, rss: number, cpu: number }
+
+export interface BenchServer { port: number, proc: ChildProcess, stats: () => Promise<ServerStats>, stop: () => Promise<void> }
 
 const serverScript = fileURLToPath(new URL('./server.js', import.meta.url))
 
@@ -24,7 +27,7 @@ export async function startServer (args: string[]): Promise<BenchServer> {
   return {
     port,
     proc,
-    stats: async () => { const p = next<{ maxRss: number, rss: number }>(); proc.send('stats'); return await p },
+    stats: async () => { const p = next<ServerStats>(); proc.send('stats'); return await p },
     stop: async () => { const done = new Promise(resolve => proc.once('exit', resolve)); proc.send('stop'); await done }
   }
 }

@@ -7,6 +7,8 @@
  *
  * On a shared machine one round's ratio can be off by 20% either way, so the
  * verdict is the median of several rounds, printed with the spread (quartiles).
+ * The CPU each broker process used per message (all its threads) is printed
+ * too: it tells a gap in CPU from a gap in latency.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -31,14 +33,17 @@ const messagesPerPublisher = Number(values.messages)
 const window = Number(values.window)
 const durability = values.durability === 'async' ? 'async' : 'sync'
 
-async function measure (kind: 'plain' | 'flowgate', subscriber: boolean): Promise<{ rate: number, maxRss: number }> {
+interface Measured { rate: number, maxRss: number, cpuPerMessage: number }
+
+async function measure (kind: 'plain' | 'flowgate', subscriber: boolean): Promise<Measured> {
   const dir = await mkdtemp(join(tmpdir(), 'flowgate-bench-'))
   try {
     const server = await startServer([kind, join(dir, 'data'), durability])
+    const before = await server.stats()
     const result = await runLoad({ port: server.port, publishers: 10, messagesPerPublisher, window, minPayload: 64, maxPayload: 256, subscriber })
-    const { maxRss } = await server.stats()
+    const after = await server.stats()
     await server.stop()
-    return { rate: result.rate, maxRss }
+    return { rate: result.rate, maxRss: after.maxRss, cpuPerMessage: (after.cpu - before.cpu) / result.messages }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
@@ -49,23 +54,27 @@ for (const subscriber of [false, true]) {
   const plain: number[] = []
   const gw: number[] = []
   const ratios: number[] = []
+  const plainCpu: number[] = []
+  const gwCpu: number[] = []
   let plainRss = 0
   let gwRss = 0
   for (let r = 0; r < rounds; r++) {
     // alternate which goes first, so drift on a shared machine hits both
     const order: Array<'plain' | 'flowgate'> = r % 2 === 0 ? ['plain', 'flowgate'] : ['flowgate', 'plain']
-    const got: Record<string, { rate: number, maxRss: number }> = {}
+    const got: Record<string, Measured> = {}
     for (const kind of order) got[kind] = await measure(kind, subscriber)
-    const p = got.plain as { rate: number, maxRss: number }
-    const f = got.flowgate as { rate: number, maxRss: number }
+    const p = got.plain as Measured
+    const f = got.flowgate as Measured
     plain.push(p.rate)
     gw.push(f.rate)
     ratios.push(f.rate / p.rate)
+    plainCpu.push(p.cpuPerMessage)
+    gwCpu.push(f.cpuPerMessage)
     plainRss = Math.max(plainRss, p.maxRss)
     gwRss = Math.max(gwRss, f.maxRss)
-    console.log(`  round ${r + 1}${subscriber ? ' (1 subscriber)' : ''}: plain ${fmt(p.rate)} msg/s, flowgate ${fmt(f.rate)} msg/s, ratio ${fmt(f.rate / p.rate, 2)}`)
+    console.log(`  round ${r + 1}${subscriber ? ' (1 subscriber)' : ''}: plain ${fmt(p.rate)} msg/s, flowgate ${fmt(f.rate)} msg/s, ratio ${fmt(f.rate / p.rate, 2)}; broker CPU ${fmt(p.cpuPerMessage, 1)} vs ${fmt(f.cpuPerMessage, 1)} µs/msg`)
   }
-  console.log(`${subscriber ? 'with one subscriber' : 'no subscribers'}: median plain Aedes ${fmt(median(plain))} msg/s, flowgate ${fmt(median(gw))} msg/s, median ratio ${fmt(median(ratios), 2)}x (target >= 0.80x; quartiles ${fmt(percentile(ratios, 25), 2)}-${fmt(percentile(ratios, 75), 2)}); peak RSS plain ${mib(plainRss)}, flowgate ${mib(gwRss)}`)
+  console.log(`${subscriber ? 'with one subscriber' : 'no subscribers'}: median plain Aedes ${fmt(median(plain))} msg/s, flowgate ${fmt(median(gw))} msg/s, median ratio ${fmt(median(ratios), 2)}x (target >= 0.80x; quartiles ${fmt(percentile(ratios, 25), 2)}-${fmt(percentile(ratios, 75), 2)}); broker process CPU per message (all threads) plain ${fmt(median(plainCpu), 1)} µs, flowgate ${fmt(median(gwCpu), 1)} µs; peak RSS plain ${mib(plainRss)}, flowgate ${mib(gwRss)}`)
 }
 
 const openRecords = Number(values['open-records'])

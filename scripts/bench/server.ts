@@ -1,7 +1,7 @@
 /**
  * A broker under test, run in its own process so the load generator does not
  * share its event loop: `plain` is Aedes with its defaults, `flowgate` the gateway.
- * Talks to the parent over IPC: sends {port}, answers 'stats' with {maxRss}.
+ * Talks to the parent over IPC: sends {port}, answers 'stats' with {maxRss, rss, cpu}.
  */
 import { createServer, type AddressInfo } from 'node:net'
 import { Aedes } from 'aedes'
@@ -39,6 +39,10 @@ ${bridgeUrl === undefined ? '' : `bridges:
 const server = await start()
 send({ port: server.port })
 process.on('message', (msg: unknown) => {
-  if (msg === 'stats') send({ maxRss: process.resourceUsage().maxRSS * 1024, rss: process.memoryUsage().rss })
+  if (msg === 'stats') {
+    const usage = process.resourceUsage()
+    // cpu: microseconds of CPU used by every thread of this process so far (JIT, GC and I/O threads included)
+    send({ maxRss: usage.maxRSS * 1024, rss: process.memoryUsage().rss, cpu: usage.userCPUTime + usage.systemCPUTime })
+  }
   if (msg === 'stop') void server.close().then(() => process.exit(0))
 })

@@ -66,7 +66,7 @@ const HEAD_KEY = 'head'
 const RECENT_RECORDS = 2048
 /** ...for as long as a reader at the tail may still ask for them (see remember)... */
 const RECENT_MS = 100
-/** ...and only while some reader follows the log: one has read or waited within this time. */
+/** ...and only while some reader follows the log: one waits for new records, or has read or waited within this time. */
 const FOLLOW_MS = 5000
 
 export class EventLog extends EventEmitter {
@@ -94,7 +94,7 @@ export class EventLog extends EventEmitter {
   private waiters: Array<{ seq: number, resolve: () => void }> = []
   /** The newest committed records, in order, so a bridge at the tail reads them without LevelDB. */
   private recent: PendingRecord[] = []
-  /** When a reader last read or waited (opts.now): with nobody following, the cache is not kept. */
+  /** When a reader last read or began to wait (opts.now): with nobody following, the cache is not kept. */
   private followedAt = -Infinity
 
   private constructor (store: Store, head: Head, opts: EventLogOptions) {
@@ -380,7 +380,7 @@ export class EventLog extends EventEmitter {
     // Kept without a reader at the tail, the records would only be copied by the young-generation
     // collector and promoted, for nothing. A reader that comes back reads from LevelDB until the
     // cache holds what it asks for.
-    if ((records[records.length - 1] as PendingRecord).time - this.followedAt > FOLLOW_MS) {
+    if (this.waiters.length === 0 && (records[records.length - 1] as PendingRecord).time - this.followedAt > FOLLOW_MS) {
       this.recent = []
       return
     }

@@ -66,6 +66,11 @@ t.test('reads are the same whether or not a reader follows the tail', async t =>
   t.same(await seqs(21, 100), [...Array(20).keys()].map(i => i + 21), 'a range reaching back before the reader returned')
   t.same(await seqs(38, 2), [38, 39])
   t.same(await seqs(41, 10), [], 'nothing past the end')
+  const waiting = log.waitFor(41) // a reader waiting through a quiet minute still follows
+  now += 60_000
+  await group(5) // 41-45
+  await waiting
+  t.same(await seqs(41, 100), [41, 42, 43, 44, 45], 'records the waiting reader was woken for')
   t.ok(await payloadsMatch(1, 100), 'every record carries its own contents')
 })
 

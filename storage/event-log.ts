@@ -381,7 +381,7 @@ export class EventLog extends EventEmitter {
     // collector and promoted, for nothing. A reader that comes back reads from LevelDB until the
     // cache holds what it asks for.
     if (this.waiters.length === 0 && (records[records.length - 1] as PendingRecord).time - this.followedAt > FOLLOW_MS) {
-      this.recent = []
+      if (this.recent.length > 0) this.recent = []
       return
     }
     const last = this.recent[this.recent.length - 1]

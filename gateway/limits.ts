@@ -8,7 +8,9 @@
  * closes a connection whose first packet is not complete in time.
  *
  * It only tracks packet boundaries (O(packets), not O(bytes)); bytes pass
- * through unchanged. Writes go straight to the connection.
+ * through unchanged. Writes go to the connection in one system call per turn
+ * of the event loop: the acknowledgements of a group commit and the messages it
+ * releases to a subscriber leave as one send, not one per packet.
  */
 import { Duplex } from 'node:stream'
 import { TokenBucket } from './limits-rules.js'
@@ -49,6 +51,9 @@ export class PacketGuard extends Duplex {
   private lengthBytes = 0
   private skip = 0
   private first = true
+  /** The connection is corked until the end of this turn of the event loop. */
+  private coalescing = false
+  private readonly endTurn = (): void => { this.flushTurn() }
 
   constructor (inner: Duplex, opts: GuardOptions) {
     super({ allowHalfOpen: false })
@@ -134,12 +139,20 @@ export class PacketGuard extends Duplex {
     }
   }
 
+  /** Sends what this turn has written so far. */
+  private flushTurn (): void {
+    if (!this.coalescing) return
+    this.coalescing = false
+    this.inner.uncork()
+  }
+
   /** Closes the connection once, after reporting why; nothing more reaches the broker. */
   private stop (report: () => void): void {
     if (this.stopped) return
     this.stopped = true
     clearTimeout(this.connectTimer)
     report()
+    this.flushTurn()
     this.inner.destroy()
     this.destroy()
   }
@@ -157,6 +170,13 @@ export class PacketGuard extends Duplex {
       callback()
       return
     }
+    // Packets written in one turn (a commit's acknowledgements, the deliveries it releases, each in
+    // a callback of its own) go out together when the turn ends: one send instead of one per packet.
+    if (!this.coalescing) {
+      this.coalescing = true
+      this.inner.cork()
+      setImmediate(this.endTurn)
+    }
     if (this.inner.write(chunk)) callback()
     else this.inner.once('drain', () => callback())
   }
@@ -168,6 +188,7 @@ export class PacketGuard extends Duplex {
   }
 
   override _final (callback: (error?: Error | null) => void): void {
+    this.flushTurn()
     this.inner.end()
     callback()
   }
@@ -175,6 +196,8 @@ export class PacketGuard extends Duplex {
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.connectTimer)
     this.stopped = true
+    // what was written before the close still goes out (a refusing CONNACK, say), as it would unbuffered
+    this.flushTurn()
     if (!this.inner.destroyed) this.inner.destroy()
     callback(err)
   }

@@ -105,6 +105,68 @@ t.test('PacketGuard: the first packet must be complete within connectTimeout', a
   // well-behaved client outlives a 300 ms connectTimeout many times over)
 })
 
+/** A guard over a connection that records each write it is given: one entry per system call a socket would make. */
+function recorded (highWaterMark = 16384): { guard: PacketGuard, writes: Buffer[][], inner: Duplex } {
+  const writes: Buffer[][] = []
+  const inner = new Duplex({
+    highWaterMark,
+    read () {},
+    write (chunk: Buffer, _encoding, callback) {
+      writes.push([chunk])
+      setImmediate(callback)
+    },
+    writev (chunks, callback) {
+      writes.push(chunks.map(c => c.chunk as Buffer))
+      setImmediate(callback)
+    }
+  })
+  const guard = new PacketGuard(inner, { maxPacketSize: 1024, publishRate: 0, publishBurst: 1, connectTimeoutMs: 60_000, onLimit: () => {}, onMalformed: () => {} })
+  return { guard, writes, inner }
+}
+
+const puback = (id: number): Buffer => Buffer.from([0x40, 0x02, id >> 8, id & 0xff])
+
+t.test('PacketGuard sends what one turn of the event loop writes in one write', async t => {
+  const { guard, writes } = recorded()
+  // as Aedes writes a commit's acknowledgements and deliveries: each packet from a callback of its own
+  await new Promise<void>(resolve => {
+    for (let id = 1; id <= 5; id++) setImmediate(() => { guard.write(puback(id)) })
+    setImmediate(() => setImmediate(() => { guard.write(puback(6)); setImmediate(resolve) }))
+  })
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(writes.map(w => w.length), [5, 1], 'five packets of one turn in one write, the next turn\'s in another')
+  t.same(Buffer.concat(writes.flat()), Buffer.concat([1, 2, 3, 4, 5, 6].map(puback)), 'every byte, in order')
+  guard.destroy()
+})
+
+t.test('PacketGuard: what was written before a close still goes out', async t => {
+  for (const close of ['destroy', 'end'] as const) {
+    const { guard, writes } = recorded()
+    guard.write(Buffer.from([0x20, 0x02, 0x00, 0x05])) // a refusing CONNACK, and the close in the same turn
+    guard[close]()
+    await new Promise(resolve => setImmediate(resolve))
+    t.same(writes.flat(), [Buffer.from([0x20, 0x02, 0x00, 0x05])], `${close}: the packet was sent`)
+  }
+})
+
+t.test('PacketGuard: a burst larger than the connection buffers arrives whole, with backpressure', async t => {
+  const { guard, writes, inner } = recorded(64)
+  const sent: Buffer[] = []
+  let refused = 0
+  for (let i = 0; i < 200; i++) {
+    const p = publish(120) // 24 KiB in all: more than the guard and the connection each buffer
+    p[2] = i
+    sent.push(p)
+    if (!guard.write(p)) refused++
+  }
+  t.ok(refused > 0, 'the writer is told to wait')
+  await new Promise(resolve => guard.once('drain', resolve))
+  await new Promise(resolve => { inner.once('finish', resolve); guard.end() })
+  t.same(Buffer.concat(writes.flat()), Buffer.concat(sent), 'nothing lost or reordered')
+  t.ok(writes.length < 200, `${writes.length} writes for 200 packets`)
+  guard.destroy()
+})
+
 t.test('LogThrottle: a few lines a second per kind, then a count of those left out', async t => {
   let now = 0
   const throttle = new LogThrottle(2, () => now)

@@ -34,7 +34,7 @@ function runPublisher (client: MqttClient, id: number, onAck: () => void): Publi
   return p
 }
 
-const CYCLES = 3
+const CYCLES = 5
 
 /** Starts publishers against `port` and SIGKILLs the gateway once KILL_AFTER_ACKS PUBACKs have arrived. */
 async function publishUntilKilled (proc: { kill: (s: NodeJS.Signals) => boolean }, port: number, cycle: number): Promise<Publisher[]> {

@@ -177,8 +177,13 @@ export class PacketGuard extends Duplex {
       this.inner.cork()
       setImmediate(this.endTurn)
     }
-    if (this.inner.write(chunk)) callback()
-    else this.inner.once('drain', () => callback())
+    if (this.inner.write(chunk)) {
+      callback()
+      return
+    }
+    // the connection's buffer is full: send what the turn has so far, then wait for it to drain
+    this.flushTurn()
+    this.inner.once('drain', () => callback())
   }
 
   // mqtt-packet corks the stream while it writes one packet in pieces: pass the pieces on as one write,

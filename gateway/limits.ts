@@ -8,9 +8,9 @@
  * closes a connection whose first packet is not complete in time.
  *
  * It only tracks packet boundaries (O(packets), not O(bytes)); bytes pass
- * through unchanged. Writes go to the connection in one system call per turn
- * of the event loop: the acknowledgements of a group commit and the messages it
- * releases to a subscriber leave as one send, not one per packet.
+ * through unchanged. The messages a group commit releases to a subscriber,
+ * written one by one, leave in one system call per turn of the event loop;
+ * acknowledgements go out at once.
  */
 import { Duplex } from 'node:stream'
 import { TokenBucket } from './limits-rules.js'
@@ -170,9 +170,11 @@ export class PacketGuard extends Duplex {
       callback()
       return
     }
-    // Packets written in one turn (a commit's acknowledgements, the deliveries it releases, each in
-    // a callback of its own) go out together when the turn ends: one send instead of one per packet.
-    if (!this.coalescing) {
+    // Aedes writes each delivery (PUBLISH) from a callback of its own, and a commit releases hundreds
+    // at once: they go out together when the turn of the event loop ends, one send instead of one per
+    // packet. Acknowledgements are written together already and go out at once, unless a turn is
+    // being gathered, which they join to keep the order.
+    if (!this.coalescing && chunk[0] !== undefined && chunk[0] >> 4 === PUBLISH) {
       this.coalescing = true
       this.inner.cork()
       setImmediate(this.endTurn)

@@ -126,26 +126,40 @@ function recorded (highWaterMark = 16384): { guard: PacketGuard, writes: Buffer[
 
 const puback = (id: number): Buffer => Buffer.from([0x40, 0x02, id >> 8, id & 0xff])
 
-t.test('PacketGuard sends what one turn of the event loop writes in one write', async t => {
+t.test('PacketGuard sends the deliveries of one turn of the event loop in one write', async t => {
   const { guard, writes } = recorded()
-  // as Aedes writes a commit's acknowledgements and deliveries: each packet from a callback of its own
+  const delivery = (n: number): Buffer => { const p = publish(20); p[2] = n; return p }
+  // as Aedes writes the deliveries a commit releases: each from a callback of its own
   await new Promise<void>(resolve => {
-    for (let id = 1; id <= 5; id++) setImmediate(() => { guard.write(puback(id)) })
-    setImmediate(() => setImmediate(() => { guard.write(puback(6)); setImmediate(resolve) }))
+    for (let n = 1; n <= 5; n++) setImmediate(() => { guard.write(delivery(n)) })
+    setImmediate(() => setImmediate(() => { guard.write(delivery(6)); setImmediate(resolve) }))
   })
   await new Promise(resolve => setImmediate(resolve))
-  t.same(writes.map(w => w.length), [5, 1], 'five packets of one turn in one write, the next turn\'s in another')
-  t.same(Buffer.concat(writes.flat()), Buffer.concat([1, 2, 3, 4, 5, 6].map(puback)), 'every byte, in order')
+  t.same(writes.map(w => w.length), [5, 1], 'five deliveries of one turn in one write, the next turn\'s in another')
+  t.same(Buffer.concat(writes.flat()), Buffer.concat([1, 2, 3, 4, 5, 6].map(delivery)), 'every byte, in order')
+  guard.destroy()
+})
+
+t.test('PacketGuard: acknowledgements go out at once, or with the turn being gathered, in order', async t => {
+  const { guard, writes } = recorded()
+  guard.write(puback(1))
+  t.same(writes, [[puback(1)]], 'an acknowledgement alone is not held')
+  await new Promise(resolve => setImmediate(resolve))
+  guard.write(publish(20))
+  guard.write(puback(2))
+  t.equal(writes.length, 1, 'behind a delivery it waits for the end of the turn')
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(writes.slice(1), [[publish(20), puback(2)]], 'and leaves with it, in order')
   guard.destroy()
 })
 
 t.test('PacketGuard: what was written before a close still goes out', async t => {
   for (const close of ['destroy', 'end'] as const) {
     const { guard, writes } = recorded()
-    guard.write(Buffer.from([0x20, 0x02, 0x00, 0x05])) // a refusing CONNACK, and the close in the same turn
+    guard.write(publish(20)) // a delivery, and the close in the same turn
     guard[close]()
     await new Promise(resolve => setImmediate(resolve))
-    t.same(writes.flat(), [Buffer.from([0x20, 0x02, 0x00, 0x05])], `${close}: the packet was sent`)
+    t.same(writes.flat(), [publish(20)], `${close}: the packet was sent`)
   }
 })
 

@@ -51,7 +51,7 @@ export class PacketGuard extends Duplex {
   private lengthBytes = 0
   private skip = 0
   private first = true
-  /** The connection is corked until the end of this turn of the event loop. */
+  /** True while the connection is corked to gather this turn's deliveries. */
   private coalescing = false
   private readonly endTurn = (): void => { this.flushTurn() }
 
@@ -203,7 +203,7 @@ export class PacketGuard extends Duplex {
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.connectTimer)
     this.stopped = true
-    // what was written before the close still goes out (a refusing CONNACK, say), as it would unbuffered
+    // what the turn has gathered still goes out before the close, as it would unbuffered
     this.flushTurn()
     if (!this.inner.destroyed) this.inner.destroy()
     callback(err)

@@ -53,7 +53,12 @@ export class PacketGuard extends Duplex {
   private first = true
   /** True while the connection is corked to gather this turn's deliveries. */
   private coalescing = false
-  private readonly endTurn = (): void => { this.flushTurn() }
+  /** Sends what this turn has gathered: when the turn ends, or sooner (a full buffer, a close). */
+  private readonly flushTurn = (): void => {
+    if (!this.coalescing) return
+    this.coalescing = false
+    this.inner.uncork()
+  }
 
   constructor (inner: Duplex, opts: GuardOptions) {
     super({ allowHalfOpen: false })
@@ -139,21 +144,11 @@ export class PacketGuard extends Duplex {
     }
   }
 
-  /** Sends what this turn has written so far. */
-  private flushTurn (): void {
-    if (!this.coalescing) return
-    this.coalescing = false
-    this.inner.uncork()
-  }
-
   /** Closes the connection once, after reporting why; nothing more reaches the broker. */
   private stop (report: () => void): void {
     if (this.stopped) return
     this.stopped = true
-    clearTimeout(this.connectTimer)
     report()
-    this.flushTurn()
-    this.inner.destroy()
     this.destroy()
   }
 
@@ -174,10 +169,10 @@ export class PacketGuard extends Duplex {
     // at once: they go out together when the turn of the event loop ends, one send instead of one per
     // packet. Acknowledgements are written together already and go out at once, unless a turn is
     // being gathered, which they join to keep the order.
-    if (!this.coalescing && chunk[0] !== undefined && chunk[0] >> 4 === PUBLISH) {
+    if (!this.coalescing && (chunk[0] ?? 0) >> 4 === PUBLISH) {
       this.coalescing = true
       this.inner.cork()
-      setImmediate(this.endTurn)
+      setImmediate(this.flushTurn)
     }
     if (this.inner.write(chunk)) {
       callback()

@@ -3,7 +3,11 @@
  * in alternation in one run (same load generator, same machine state), plus the
  * time to open a log of 1,000,000 records.
  *
- *   npm run bench:ingest [-- --rounds 9 --messages 3000 --open-records 1000000]
+ *   npm run bench:ingest [-- --rounds 9 --messages 3000 --warmup 0 --open-records 1000000]
+ *
+ * Each round starts a fresh broker process, so by default a round measures a broker
+ * whose JIT compiler has not yet seen the load. --warmup N first sends N messages per
+ * publisher to that broker, unmeasured, so the round measures it in steady state.
  *
  * On a shared machine one round's ratio can be off by 20% either way, so the
  * verdict is the median of several rounds, printed with the spread (quartiles).
@@ -23,6 +27,7 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '9' },
     messages: { type: 'string', default: '3000' },
+    warmup: { type: 'string', default: '0' },
     window: { type: 'string', default: '64' },
     durability: { type: 'string', default: 'sync' },
     'open-records': { type: 'string', default: '1000000' }
@@ -31,6 +36,7 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds)
 const messagesPerPublisher = Number(values.messages)
 const window = Number(values.window)
+const warmup = Number(values.warmup)
 const durability = values.durability === 'async' ? 'async' : 'sync'
 
 interface Measured { rate: number, maxRss: number, cpuPerMessage: number }
@@ -39,8 +45,10 @@ async function measure (kind: 'plain' | 'flowgate', subscriber: boolean): Promis
   const dir = await mkdtemp(join(tmpdir(), 'flowgate-bench-'))
   try {
     const server = await startServer([kind, join(dir, 'data'), durability])
+    const load = { port: server.port, publishers: 10, window, minPayload: 64, maxPayload: 256, subscriber }
+    if (warmup > 0) await runLoad({ ...load, messagesPerPublisher: warmup })
     const before = await server.stats()
-    const result = await runLoad({ port: server.port, publishers: 10, messagesPerPublisher, window, minPayload: 64, maxPayload: 256, subscriber })
+    const result = await runLoad({ ...load, messagesPerPublisher })
     const after = await server.stats()
     await server.stop()
     return { rate: result.rate, maxRss: after.maxRss, cpuPerMessage: (after.cpu - before.cpu) / result.messages }
@@ -49,7 +57,7 @@ async function measure (kind: 'plain' | 'flowgate', subscriber: boolean): Promis
   }
 }
 
-console.log(`bench:ingest  10 publishers, QoS 1, 64-256 byte payloads, ${messagesPerPublisher} msgs each, window ${window}, ${rounds} rounds, durability ${durability}`)
+console.log(`bench:ingest  10 publishers, QoS 1, 64-256 byte payloads, ${messagesPerPublisher} msgs each, window ${window}, ${rounds} rounds, durability ${durability}, ${warmup > 0 ? `each broker warmed up with ${warmup} msgs per publisher` : 'a fresh broker process per round, no warm-up'}`)
 for (const subscriber of [false, true]) {
   const plain: number[] = []
   const gw: number[] = []

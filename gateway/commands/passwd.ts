@@ -4,29 +4,49 @@
  * read from the terminal without echo, twice, or from the first line of stdin
  * when stdin is not a terminal. It is never printed.
  */
+import { StringDecoder } from 'node:string_decoder'
 import { DEFAULT_SCRYPT, hashPassword, SCRYPT_LIMITS } from '../auth/index.js'
 import { EXIT_OK, FlowgateError } from '../errors.js'
 import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
 
-/** Reads one line from a terminal in raw mode, echoing nothing. */
-async function readHidden (prompt: string): Promise<string> {
+/**
+ * Reads one answer per prompt from a terminal in raw mode, echoing nothing. Echo is off before
+ * the first prompt appears and stays off until the last answer, so an answer typed or pasted
+ * early (both at once, say) is neither shown nor lost.
+ */
+async function readHidden (prompts: readonly string[]): Promise<string[]> {
   const stdin = process.stdin
-  process.stderr.write(prompt)
+  const answers: string[] = []
   stdin.setRawMode(true)
   stdin.resume()
   try {
-    return await new Promise<string>((resolve, reject) => {
+    process.stderr.write(prompts[0] ?? '')
+    await new Promise<void>((resolve, reject) => {
+      // a character split across two reads is decoded whole
+      const decoder = new StringDecoder('utf8')
       let text = ''
+      let afterCr = false
       const onData = (buf: Buffer): void => {
-        for (const ch of buf.toString('utf8')) {
+        for (const ch of decoder.write(buf)) {
+          const cr = afterCr
+          afterCr = ch === '\r'
+          if (ch === '\n' && cr) continue // the LF of a pasted CRLF
           if (ch === '\r' || ch === '\n' || (ch === '\u0004' && text === '')) {
-            stdin.off('data', onData)
-            resolve(text)
-            return
+            answers.push(text)
+            text = ''
+            process.stderr.write('\n')
+            if (answers.length === prompts.length) {
+              stdin.off('data', onData)
+              resolve()
+              return
+            }
+            process.stderr.write(prompts[answers.length] ?? '')
+            continue
           }
           if (ch === '\u0003') {
             stdin.off('data', onData)
+            process.stderr.write('\n')
             reject(new FlowgateError('FG_ERR_USAGE', 'interrupted'))
             return
           }
@@ -39,8 +59,8 @@ async function readHidden (prompt: string): Promise<string> {
   } finally {
     stdin.setRawMode(false)
     stdin.pause()
-    process.stderr.write('\n')
   }
+  return answers
 }
 
 /** The first line of stdin (without its line ending). */
@@ -65,8 +85,9 @@ export const passwd: Command = {
     }
     let password: string
     if (process.stdin.isTTY) {
-      password = await readHidden('Password: ')
-      if (await readHidden('Again: ') !== password) throw new FlowgateError('FG_ERR_USAGE', 'the two passwords differ')
+      const [first = '', again = ''] = await readHidden(['Password: ', 'Again: '])
+      if (again !== first) throw new FlowgateError('FG_ERR_USAGE', 'the two passwords differ')
+      password = first
     } else {
       password = await readPiped()
     }

@@ -3,13 +3,13 @@
  * read again when it changes, and anonymous clients only where the config
  * allows them (by default only on loopback listeners).
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import mqtt, { type IClientOptions } from 'mqtt'
 import { securityOf } from '../../gateway/broker.js'
-import { hashPassword } from '../../gateway/auth/index.js'
+import { hashPassword, parseHash, verifyPassword } from '../../gateway/auth/index.js'
 import { cliPath } from '../helpers/child.js'
 import { connect, startGateway, tempDir } from '../helpers/gateway.js'
 import { LogCapture, securityConfig } from '../helpers/security.js'
@@ -149,4 +149,52 @@ t.test('flowgate passwd hashes a password read from stdin', async t => {
 auth:
   passwordFile: ${JSON.stringify(file)}`))
   t.equal(await connectCode(portOf(gw), { username: 'dave', password: 'd4ve-pw' }), 0, 'the hash works')
+})
+
+/**
+ * Runs `flowgate passwd` on a pseudo-terminal (util-linux `script`), typing each answer and Enter
+ * once its prompt is on the screen. Resolves with the exit code and everything the terminal
+ * showed, echo included.
+ */
+async function passwdAtTerminal (answers: string[]): Promise<{ code: number | null, screen: string }> {
+  const command = [process.execPath, cliPath, 'passwd', '--cost', '1024'].map(a => `'${a}'`).join(' ')
+  const proc = spawn('script', ['-qfec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const prompts = ['Password: ', 'Again: ']
+  let screen = ''
+  let asked = 0
+  const onOutput = (d: Buffer): void => {
+    screen += d.toString()
+    // answer a prompt only once it is on the screen: typed earlier, the terminal would still echo it
+    while (asked < answers.length && screen.includes(prompts[asked] as string)) {
+      proc.stdin.write(`${answers[asked] as string}\r`)
+      asked++
+    }
+  }
+  proc.stdout.on('data', onOutput)
+  proc.stderr.on('data', onOutput)
+  const code = await new Promise<number | null>(resolve => proc.once('exit', c => resolve(c)))
+  return { code, screen }
+}
+
+const hasScript = spawnSync('script', ['--version']).status === 0
+
+t.test('flowgate passwd at a terminal asks twice and shows neither answer', { skip: hasScript ? false : 'util-linux `script` (a pseudo-terminal) is not installed' }, async t => {
+  const { code, screen } = await passwdAtTerminal(['s3cret-at-tty', 's3cret-at-tty'])
+  t.equal(code, 0, screen)
+  t.notOk(screen.includes('s3cret'), 'the password is not echoed')
+  const hash = /scrypt\$\S+/.exec(screen)?.[0]
+  t.ok(hash, 'a hash is printed')
+  t.ok(await verifyPassword('s3cret-at-tty', parseHash(hash ?? '')), 'the hash is of the typed password')
+
+  // pasted at the first prompt, both answers at once: the second is kept for the second prompt
+  const pasted = await passwdAtTerminal(['pasted-pw\r\npasted-pw'])
+  t.equal(pasted.code, 0, pasted.screen)
+  t.notOk(pasted.screen.includes('pasted'), 'a pasted password is not echoed')
+  t.ok(await verifyPassword('pasted-pw', parseHash(/scrypt\$\S+/.exec(pasted.screen)?.[0] ?? '')), 'and is hashed without its line ending')
+
+  const differ = await passwdAtTerminal(['first-answer', 'second-answer'])
+  t.equal(differ.code, 2, 'two different answers are refused')
+  t.match(differ.screen, /differ/, 'with the reason')
+  t.notOk(differ.screen.includes('answer'), 'neither answer is echoed')
+  t.notOk(/scrypt\$/.test(differ.screen), 'and no hash is printed')
 })

@@ -39,7 +39,7 @@ const Broker = Type.Object({
 
 const Retention = Type.Object({
   maxAge: Duration('7d', 'Records older than this are removed by the retention sweep.'),
-  maxBytes: Size('1GiB', 'Byte budget of the event log; what happens when it is reached is `storage.whenFull`.'),
+  maxBytes: Size('1GiB', 'Byte budget of the event log (at most this plus the group being committed); what happens when it is reached is `storage.whenFull`. Retention removes the oldest records a segment (about 1/16 of the budget) at a time.'),
   sweepSchedule: Type.String({ minLength: 1, default: '* * * * *', description: `When the retention sweep removes records older than maxAge: ${CRON_DESCRIPTION}.` })
 }, { additionalProperties: false, default: {} })
 
@@ -52,7 +52,12 @@ const Storage = Type.Object({
   whenFull: Enum(['drop-oldest', 'reject-new'], {
     default: 'drop-oldest',
     description: '`drop-oldest`: remove the oldest records to make room (counted and logged). `reject-new`: refuse the publish and disconnect the client (MQTT 3.1.1 has no negative acknowledgement), counted and logged.'
-  })
+  }),
+  reserveFreeBytes: Size('64MiB', 'Free space the file system holding `gateway.dataDir` must keep. Below it the log is full and `whenFull` applies (`drop-oldest` removes the oldest records, `reject-new` refuses publishes), so LevelDB always has room to work. 0 turns the check off.'),
+  maxPendingBytes: Size('16MiB', 'Publishes accepted and not yet stored, in bytes, above which the gateway stops reading from client connections (TCP backpressure, QoS 0 too) until commits catch up. Nothing is dropped and no client is disconnected for it.'),
+  deadLetters: Type.Object({
+    maxBytes: Size('64MiB', 'Most bytes of dead letters kept over all bridges; beyond it the oldest are removed (counted by bridge and logged). 0: no bound.')
+  }, { additionalProperties: false, default: {} })
 }, { additionalProperties: false, default: {} })
 
 export const ConfigSchema = Type.Object({

@@ -82,7 +82,7 @@ export class BridgeSet {
 
   constructor (deps: BridgeSetDeps) {
     this.deps = deps
-    this.cursors = new CursorStore(deps.store, deps.log)
+    this.cursors = new CursorStore(deps.store)
     this.deadLetters = new DeadLetterStore(deps.store)
   }
 

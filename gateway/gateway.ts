@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import type { Aedes } from 'aedes'
 import cron, { type ScheduledTask } from 'node-cron'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
-import { createBrokerPersistence, EventLog, Store, type DropEvent } from '../storage/index.js'
+import { createStoredBrokerPersistence, EventLog, Store, type DropEvent, type EventLogOptions, type EvictEvent } from '../storage/index.js'
 import type { AdminServer } from './admin/server.js'
 import { BridgeSet } from './bridges.js'
 import { Security } from './auth/index.js'
@@ -14,6 +14,7 @@ import { createBroker } from './broker.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
+import { StoreHealth } from './store-health.js'
 import { reloadGateway, type ReloadResult } from './reload.js'
 import { HEARTBEAT_TOPIC, heartbeatPayload } from './heartbeat.js'
 import { VERSION } from './version.js'
@@ -44,6 +45,28 @@ export interface Gateway {
   close (): Promise<void>
 }
 
+function logOptions (config: Readonly<Config>, now?: () => number): EventLogOptions {
+  const storage = config.storage
+  return {
+    durability: storage.durability,
+    maxAgeMs: parseDuration(storage.retention.maxAge),
+    maxBytes: parseSize(storage.retention.maxBytes),
+    whenFull: storage.whenFull,
+    reserveFreeBytes: parseSize(storage.reserveFreeBytes),
+    maxPendingBytes: parseSize(storage.maxPendingBytes),
+    ...(now !== undefined ? { now } : {})
+  }
+}
+
+function dropMessage (e: DropEvent): string {
+  switch (e.reason) {
+    case 'rejected': return 'publish refused: event log is full'
+    case 'corrupt': return `records lost to damage on disk (sequence numbers ${e.fromSeq ?? '?'}-${e.toSeq ?? '?'})`
+    case 'reserveFreeBytes': return 'records dropped to keep free disk space (storage.reserveFreeBytes)'
+    default: return `records dropped by retention (${e.reason})`
+  }
+}
+
 export async function createGateway (config: Readonly<Config>, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? createLogger(config.gateway.logLevel)
   const dataDir = resolve(config.gateway.dataDir)
@@ -53,20 +76,16 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
   }
 
   try {
-    const store = await Store.open(dataDir)
+    const store = await Store.open(dataDir, {
+      onRepair: cause => logger.warn({ event: 'store-repaired', store: 'state store', detail: (cause as Error).message }, 'state store was damaged: LevelDB repaired it, keeping every entry it could read')
+    })
     cleanups.push(async () => await store.close())
 
-    const retention = config.storage.retention
-    const log = await EventLog.open(store, {
-      durability: config.storage.durability,
-      maxAgeMs: parseDuration(retention.maxAge),
-      maxBytes: parseSize(retention.maxBytes),
-      whenFull: config.storage.whenFull,
-      ...(deps.now !== undefined ? { now: deps.now } : {})
-    })
+    const log = await EventLog.open(store, logOptions(config, deps.now))
     cleanups.push(async () => await log.close())
-    log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, e.reason === 'rejected' ? 'publish refused: event log is full' : `records dropped by retention (${e.reason})`))
-    log.on('error', (err: Error) => logger.error({ err }, 'event log write failed'))
+    log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
+    log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
+    const health = new StoreHealth(log, store, logger)
 
     const jobs = new Map<string, ScheduledTask>()
     cleanups.push(async () => { for (const job of jobs.values()) await job.destroy() })
@@ -80,11 +99,11 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     }
 
     let failed = false
-    const persistence = createBrokerPersistence(store.sublevel('broker'), {
+    // the state store holds and retries a write the disk refuses; a write fails only once the store is closed
+    const persistence = createStoredBrokerPersistence(store, {
       durability: config.storage.durability,
       onFailure: err => {
-        // memory and disk would drift apart: stop rather than serve from a state that is not stored
-        if (failed) return
+        if (failed || (err.cause as { code?: string } | undefined)?.code === 'FG_ERR_STORE_CLOSED') return
         failed = true
         logger.fatal({ err }, 'broker state write failed; stopping')
         deps.onFatal?.(err)
@@ -106,8 +125,12 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       ...(deps.now !== undefined ? { now: deps.now } : {})
     })
     cleanups.push(async () => await bridges.close())
+    bridges.deadLetters.setMaxBytes(parseSize(config.storage.deadLetters.maxBytes))
+    bridges.deadLetters.on('evict', (e: EvictEvent) => logger.warn({ event: 'dead-letters-evicted', ...e }, `bridge ${e.bridge}: ${e.count} oldest dead letters removed (storage.deadLetters.maxBytes)`))
     const metrics = new Metrics({
       log,
+      health,
+      deadLetters: bridges.deadLetters,
       bridges: () => bridges.status(),
       bridgeOldestAge: async name => await bridges.oldestAge(name),
       connectedClients: () => broker.connectedClients,
@@ -136,7 +159,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     if (config.admin.enabled) {
       // the HTTP framework is loaded only for an admin API that is served
       const { startAdmin } = await import('./admin/server.js')
-      admin = await startAdmin(config.admin, { version: VERSION, startedAt, log, bridges, metrics, logger, clients: () => broker.connectedClients, ready: () => ready, security: () => security.stats() })
+      admin = await startAdmin(config.admin, { version: VERSION, startedAt, log, bridges, metrics, logger, clients: () => broker.connectedClients, ready: () => ready && health.writable(), storage: () => health.status(), security: () => security.stats() })
       cleanups.push(async () => { ready = false; await admin?.close() })
       logger.info({ event: 'admin-listening', url: admin.url }, `admin API on ${admin.url}`)
     }

@@ -5,11 +5,15 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { BridgeStatus } from '../bridges/index.js'
-import type { CommitEvent, DropReason, EventLog } from '../storage/index.js'
+import { DROP_REASONS, type CommitEvent, type DeadLetterStore, type EventLog } from '../storage/index.js'
 import type { SecurityStatsSnapshot } from './auth/index.js'
+import type { StoreHealth } from './store-health.js'
 
 export interface MetricsSources {
   log: EventLog
+  /** Whether the stores can write, and their failed writes. */
+  health?: StoreHealth
+  deadLetters?: DeadLetterStore
   bridges: () => BridgeStatus[]
   /** Oldest undelivered event age per bridge, seconds (computed at scrape). */
   bridgeOldestAge: (name: string) => Promise<number>
@@ -52,12 +56,39 @@ export class Metrics {
     new Gauge({ name: 'flowgate_log_records', help: 'Records held by the event log.', registers: [r], collect () { this.set(log.stats().records) } })
     new Gauge({ name: 'flowgate_log_last_sequence', help: 'Newest committed sequence number.', registers: [r], collect () { this.set(log.lastSeq) } })
     new Counter({
-      name: 'flowgate_dropped_records_total', help: 'Records removed or refused, by reason (maxAge, maxBytes, rejected).', labelNames: ['reason'], registers: [r],
+      name: 'flowgate_dropped_records_total', help: 'Records removed or refused, by reason (maxAge, maxBytes, rejected, corrupt, reserveFreeBytes).', labelNames: ['reason'], registers: [r],
       collect () {
         const drops = log.stats().drops
-        for (const reason of Object.keys(drops) as DropReason[]) mirror(this, { reason }, drops[reason], seen)
+        for (const reason of DROP_REASONS) mirror(this, { reason }, drops[reason], seen)
       }
     })
+    const health = src.health
+    if (health !== undefined) {
+      new Counter({
+        name: 'flowgate_store_write_errors_total', help: 'Failed write attempts (each is held and retried), by store: log (the event log) or state (cursors, dead letters, broker state).', labelNames: ['store'], registers: [r],
+        collect () {
+          const e = health.writeErrors()
+          mirror(this, { store: 'log' }, e.log, seen)
+          mirror(this, { store: 'state' }, e.state, seen)
+        }
+      })
+      new Gauge({
+        name: 'flowgate_store_state', help: 'Storage state: 1 for the current one of ok, full, write-failing.', labelNames: ['state'], registers: [r],
+        collect () {
+          const now = health.status().state
+          for (const state of ['ok', 'full', 'write-failing']) this.set({ state }, state === now ? 1 : 0)
+        }
+      })
+      new Gauge({ name: 'flowgate_store_pending_bytes', help: 'Bytes accepted and not yet stored.', registers: [r], collect () { this.set(health.status().pendingBytes) } })
+    }
+    const deadLetters = src.deadLetters
+    if (deadLetters !== undefined) {
+      new Gauge({ name: 'flowgate_dead_letter_bytes', help: 'Bytes held by the dead-letter store, over all bridges.', registers: [r], async collect () { this.set((await deadLetters.usage()).bytes) } })
+      new Counter({
+        name: 'flowgate_dead_letters_evicted_total', help: 'Dead letters removed to stay within storage.deadLetters.maxBytes, per bridge.', labelNames: ['bridge'], registers: [r],
+        async collect () { for (const [bridge, n] of Object.entries((await deadLetters.usage()).evicted)) mirror(this, { bridge }, n, seen) }
+      })
+    }
     const bridgeCounter = (name: string, help: string, field: 'delivered' | 'filtered' | 'retries' | 'deadLettered' | 'missed'): void => {
       new Counter({
         name, help, labelNames: ['bridge'], registers: [r],

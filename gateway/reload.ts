@@ -41,8 +41,10 @@ export async function reloadGateway (current: Readonly<Config>, next: Readonly<C
   for (const [key, get] of RESTART_KEYS) if (!isDeepStrictEqual(get(current), get(next))) result.needsRestart.push(key)
 
   const r = next.storage.retention
-  if (!isDeepStrictEqual(current.storage.retention, r) || current.storage.whenFull !== next.storage.whenFull) {
-    deps.log.setRetention({ maxAgeMs: parseDuration(r.maxAge), maxBytes: parseSize(r.maxBytes), whenFull: next.storage.whenFull })
+  const n = next.storage
+  const c = current.storage
+  if (!isDeepStrictEqual(c.retention, r) || c.whenFull !== n.whenFull || c.reserveFreeBytes !== n.reserveFreeBytes || c.maxPendingBytes !== n.maxPendingBytes) {
+    deps.log.setRetention({ maxAgeMs: parseDuration(r.maxAge), maxBytes: parseSize(r.maxBytes), whenFull: n.whenFull, reserveFreeBytes: parseSize(n.reserveFreeBytes), maxPendingBytes: parseSize(n.maxPendingBytes) })
     result.retention = true
   }
 

@@ -17,7 +17,7 @@ export interface PendingRecord extends AppendInput {
 type WireRecord = [number, string, Uint8Array, number, boolean, string, string | null]
 
 /**
- * Encodes one commit group. Written by hand for this one shape, in two passes (sizes, then bytes
+ * Encodes one commit group, after `headroom` bytes left for the caller (uninitialised). Written by hand for this one shape, in two passes (sizes, then bytes
  * into one buffer), because it runs on the commit path for every record: cbor-x's general encoder
  * took about 0.4 µs per record. The output is the CBOR cbor-x writes for the same batch (preferred,
  * shortest form; integers beyond 32 bits as float64), so the general decoder reads it.
@@ -27,7 +27,7 @@ type WireRecord = [number, string, Uint8Array, number, boolean, string, string |
  * Buffer, and every record is then written with a few byte stores and TypedArray copies, without
  * per-character loops or calls into Buffer's methods.
  */
-export function encodeBatch (records: readonly PendingRecord[]): Buffer {
+export function encodeBatch (records: readonly PendingRecord[], headroom = 0): Buffer {
   const first = records[0]
   if (first === undefined) throw new TypeError('empty batch')
   const n = records.length
@@ -40,7 +40,7 @@ export function encodeBatch (records: readonly PendingRecord[]): Buffer {
     }
     return item
   }
-  let size = 1 + numberSize(first.time) + headSize(n)
+  let size = headroom + 1 + numberSize(first.time) + headSize(n)
   for (let i = 0; i < n; i++) {
     const r = records[i] as PendingRecord
     // array(7) + qos + retain: 3 bytes
@@ -48,8 +48,8 @@ export function encodeBatch (records: readonly PendingRecord[]): Buffer {
       text(r.clientId).length + (r.username === undefined ? 1 : text(r.username).length)
   }
   const out = Buffer.allocUnsafe(size)
-  out[0] = 0x82
-  let pos = writeNumber(out, 1, first.time)
+  out[headroom] = 0x82
+  let pos = writeNumber(out, headroom + 1, first.time)
   pos = writeHead(out, pos, 0x80, n)
   for (let i = 0; i < n; i++) {
     const r = records[i] as PendingRecord

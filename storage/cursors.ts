@@ -1,21 +1,20 @@
 /**
  * Bridge cursors: the last sequence number each bridge's upstream acknowledged.
- * Written with the log's group commits when a log is given (fsynced with them
- * under sync durability); a cursor behind after a crash only means a resend,
- * and resent events keep their ids.
+ *
+ * Written through the state store's group commit without a sync of their own: a cursor that a
+ * power cut sets back only means a resend, and resent events keep their ids. (A write that shares
+ * its group with a synced one is synced with it.)
  */
 import { decodeMeta, encodeMeta } from './codec.js'
-import type { EventLog } from './event-log.js'
 import type { Store, Sublevel } from './store.js'
 
 export class CursorStore {
+  private readonly store: Store
   private readonly db: Sublevel
-  private readonly log: EventLog | undefined
 
-  /** With `log`, cursor writes ride the log's group commits instead of queueing behind them. */
-  constructor (store: Store, log?: EventLog) {
+  constructor (store: Store) {
+    this.store = store
     this.db = store.sublevel('cursors')
-    this.log = log
   }
 
   async get (bridge: string): Promise<number | undefined> {
@@ -24,12 +23,11 @@ export class CursorStore {
   }
 
   async set (bridge: string, seq: number): Promise<void> {
-    if (this.log !== undefined) await this.log.writeCursor(bridge, seq)
-    else await this.db.put(bridge, encodeMeta(seq))
+    await this.store.write([{ type: 'put', sublevel: this.db, key: bridge, value: encodeMeta(seq) }], false)
   }
 
   async delete (bridge: string): Promise<void> {
-    await this.db.del(bridge)
+    await this.store.write([{ type: 'del', sublevel: this.db, key: bridge }], true)
   }
 
   /** Every stored cursor, by bridge name. */

@@ -1,20 +1,34 @@
 /**
- * The durable event log: append-only, group-committed, keyed by sequence number.
+ * The durable event log: append-only, group-committed, kept in segments (log/segment.ts).
  *
- * MUST: an append's callback runs only after its record is in LevelDB (fsynced
- *       when durability is `sync`); callbacks run in append order.
- * MUST: sequence numbers are never reused, across restarts and retention too.
- * MUST: every record removed by retention or refused for space is counted.
+ * MUST: an append's callback runs only after its record is committed (fsynced when durability is
+ *       `sync`); callbacks run in append order.
+ * MUST: sequence numbers are never issued twice, across restarts, retention and a store that lost
+ *       its newest writes: they are reserved in blocks stored apart from the batches (log/meta.ts).
+ * MUST: with `drop-oldest` the log holds at most `maxBytes` plus the group being committed: room is
+ *       made before a group is written, never from the group itself.
+ * MUST: a failed commit is held, retried with backoff and acknowledged once stored; appends wait
+ *       behind it. The state (`ok`, `full`, `write-failing`) changes once per change.
+ * MUST: every record removed (retention, space, corruption) or refused is counted and reported.
  * SHOULD: appends that arrive while a commit is in flight go out as one write.
  */
 import { EventEmitter } from 'node:events'
+import { statfs } from 'node:fs/promises'
+import { join } from 'node:path'
 import { FlowgateError } from '../gateway/errors.js'
-import { decodeBatch, decodeMeta, encodeBatch, encodeMeta, type PendingRecord } from './codec.js'
-import { parseSeqKey, parseTimeKey, seqKey, timeKey, timeKeyFloor } from './keys.js'
+import type { PendingRecord } from './codec.js'
+import { seqKey } from './keys.js'
+import { encodeStoredBatch, noDrops, type DropCounts, type DropReason, type LogState } from './log/format.js'
+import { LogMeta } from './log/meta.js'
+import { LogReader } from './log/reader.js'
+import type { Segment } from './log/segment.js'
+import { SegmentSet } from './log/segments.js'
+import { TailCache } from './log/tail-cache.js'
 import type { AppendInput, LogRecord } from './record.js'
-import type { Store, Sublevel } from './store.js'
+import type { Store, StoreOp } from './store.js'
+import { backoff, describeWriteError, sameCondition, type WriteCondition } from './write-condition.js'
 
-export type DropReason = 'maxAge' | 'maxBytes' | 'rejected'
+export type { DropReason } from './log/format.js'
 export type WhenFull = 'drop-oldest' | 'reject-new'
 
 export interface EventLogOptions {
@@ -24,7 +38,13 @@ export interface EventLogOptions {
   /** 0 disables the byte budget. */
   maxBytes: number
   whenFull: WhenFull
+  /** Free space the data directory's file system must keep; below it the log is full. 0: no check. */
+  reserveFreeBytes?: number
+  /** Accepted bytes not yet committed above which the log asks callers to stop sending ('pressure'). */
+  maxPendingBytes?: number
   now?: () => number
+  /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
+  freeBytes?: (dir: string) => Promise<number>
 }
 
 export type AppendCallback = (err: Error | null, seq?: number) => void
@@ -36,7 +56,9 @@ export interface LogStats {
   lastSeq: number
   records: number
   bytes: number
-  drops: Record<DropReason, number>
+  drops: DropCounts
+  /** Segments on disk (each a LevelDB of its own). */
+  segments: number
 }
 
 /** Accepted appends since the log was opened, by QoS: what reached the log from clients. */
@@ -48,93 +70,163 @@ export interface IngestCounters {
 export interface DropEvent { reason: DropReason, records: number, fromSeq?: number, toSeq?: number }
 export interface CommitEvent { firstSeq: number, lastSeq: number, records: number, bytes: number, durationMs: number }
 
-interface Head {
-  firstSeq: number
-  lastSeq: number
-  records: number
-  bytes: number
-  drops: Record<DropReason, number>
+interface Group { records: PendingRecord[], cbs: Array<AppendCallback | undefined>, size: number }
+
+/** Sequence numbers reserved per stored reservation. */
+const RESERVE_BLOCK = 100_000
+/** Largest segment: no larger than LevelDB's write buffer, so an active segment is never flushed to tables. */
+const MAX_SEGMENT_BYTES = 4 * 1024 * 1024
+const MIN_SEGMENT_BYTES = 4 * 1024
+/** Segments per byte budget (and per maxAge): retention removes about this fraction of the log at a time. */
+const SEGMENTS_PER_BUDGET = 16
+const WRITE_BUFFER_BYTES = 2 * MAX_SEGMENT_BYTES
+const TAIL_INTERVAL_MS = 100
+/** How old a free-space reading may be before a commit asks again. */
+const FREE_SPACE_TTL_MS = 1000
+
+function recordSize (input: AppendInput): number {
+  return input.payload.length + input.topic.length + input.clientId.length + 12
 }
 
-/** Batch index entry: [records, bytes, firstTime, lastTime]. */
-type BatchInfo = [number, number, number, number]
-
-interface Trim { reason: DropReason, ops: Array<{ type: 'del', sublevel: Sublevel, key: string }>, firstSeq: number, records: number, bytes: number }
-
-const HEAD_KEY = 'head'
-/** Records kept in memory for readers at the tail (bounded: a few hundred KiB of payloads)... */
-const RECENT_RECORDS = 2048
-/** ...for as long as a reader at the tail may still ask for them (see remember)... */
-const RECENT_MS = 100
-/** ...and only while some reader follows the log: one waits for new records, or has read or waited within this time. */
-const FOLLOW_MS = 5000
+async function statfsFree (dir: string): Promise<number> {
+  const s = await statfs(dir)
+  return s.bavail * s.bsize
+}
 
 export class EventLog extends EventEmitter {
-  private readonly log: Sublevel
-  private readonly bidx: Sublevel
-  private readonly tidx: Sublevel
-  private readonly meta: Sublevel
-  private readonly cursorsDb: Sublevel
-  /** Cursor updates riding the next group commit (newest per bridge), and who waits for them. */
-  private cursorWrites = new Map<string, number>()
-  private cursorWaiters: Array<{ resolve: () => void, reject: (err: Error) => void }> = []
+  private readonly store: Store
+  private readonly meta: LogMeta
+  readonly segments: SegmentSet
+  private readonly cache = new TailCache()
+  private readonly reader: LogReader
   private opts: Required<EventLogOptions>
   readonly ingested: IngestCounters = { records: [0, 0, 0], bytes: [0, 0, 0] }
-  private readonly head: Head
+  /** Commit attempts that failed (each retried). */
+  writeErrors = 0
+  /** The log's stored state (first sequence number kept, drop counters), newest first. */
+  private state: LogState
+  private lastSeqValue: number
   private nextSeq: number
+  private reserved: number
+  private reserving: Promise<void> | undefined
   private pending: PendingRecord[] = []
   private pendingCbs: Array<AppendCallback | undefined> = []
-  private pendingBytes = 0
-  private trims: Trim[] = []
-  private writing = false
+  private pendingSize = 0
+  /** Accepted and not yet committed: what waits in memory. */
+  private unstoredBytes = 0
+  private pressure = false
+  /** The state changed (a trim, a count) and no commit carried it yet. */
+  private stateDirty = false
+  /** Segments taken out of the log whose removal from disk waits for the state that excludes them. */
+  private doomed: Segment[] = []
+  private dropEvents: DropEvent[] = []
+  private running = false
   private scheduled = false
-  private trimming: Promise<number> | undefined
   private closed = false
+  private givingUp = false
   private idle: Array<() => void> = []
-  private waiters: Array<{ seq: number, resolve: () => void }> = []
-  /** The newest committed records, in order, so a bridge at the tail reads them without LevelDB. */
-  private recent: PendingRecord[] = []
-  /** When a reader last read or began to wait (opts.now): with nobody following, the cache is not kept. */
-  private followedAt = -Infinity
+  private condition: WriteCondition = { state: 'ok' }
+  private wakeRetry: (() => void) | undefined
+  private free = { bytes: Infinity, at: -Infinity, writtenSince: 0 }
+  private tailTimer: NodeJS.Timeout | undefined
+  private tailWriting = false
+  private rotateFirst = false
+  /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
+  private writeLock: Promise<void> = Promise.resolve()
+  private readonly repairs = new Map<Segment, Promise<void>>()
+  /** Runs of sequence numbers already reported lost. */
+  private knownLost: Array<[number, number]>
 
-  private constructor (store: Store, head: Head, opts: EventLogOptions) {
+  private constructor (store: Store, meta: LogMeta, segments: SegmentSet, opts: EventLogOptions, init: { state: LogState, lastSeq: number, nextSeq: number, reserved: number, lost: Array<[number, number]> }) {
     super()
-    this.log = store.sublevel('log')
-    this.bidx = store.sublevel('bidx')
-    this.tidx = store.sublevel('tidx')
-    this.meta = store.sublevel('meta')
-    this.cursorsDb = store.sublevel('cursors')
-    this.opts = { now: Date.now, ...opts }
-    this.head = head
-    this.nextSeq = head.lastSeq + 1
+    this.store = store
+    this.meta = meta
+    this.segments = segments
+    this.opts = { now: Date.now, reserveFreeBytes: 0, maxPendingBytes: 0, freeBytes: statfsFree, ...opts }
+    this.state = init.state
+    this.lastSeqValue = init.lastSeq
+    this.nextSeq = init.nextSeq
+    this.reserved = init.reserved
+    this.knownLost = init.lost
+    this.rotateFirst = segments.active !== undefined && !segments.active.empty && segments.active.lastSeq + 1 !== init.nextSeq
+    this.reader = new LogReader({
+      segments,
+      cache: this.cache,
+      now: () => this.opts.now(),
+      bounds: () => ({ firstSeq: this.firstSeq, lastSeq: this.lastSeqValue }),
+      onLost: (fromSeq, toSeq) => this.lost(fromSeq, toSeq),
+      repair: async seg => await this.repairSegment(seg)
+    })
   }
 
-  /** Opens the log. Cost does not depend on the number of records: it reads one key. */
+  /** Opens the log: reads its bookkeeping and the newest segment, not the whole log. */
   static async open (store: Store, opts: EventLogOptions): Promise<EventLog> {
-    const meta = store.sublevel('meta')
-    const raw = await meta.get(HEAD_KEY)
-    const head: Head = raw === undefined
-      ? { firstSeq: 1, lastSeq: 0, records: 0, bytes: 0, drops: { maxAge: 0, maxBytes: 0, rejected: 0 } }
-      : decodeMeta<Head>(raw)
-    return new EventLog(store, head, opts)
+    const meta = new LogMeta(store)
+    const stored = await meta.load()
+    const repaired: string[] = []
+    const segments = new SegmentSet(join(store.dataDir, 'events'), { writeBufferSize: WRITE_BUFFER_BYTES, onRepair: dir => repaired.push(dir) })
+    if (stored.legacy) {
+      const { migrateLegacyLog } = await import('./log/migrate.js')
+      await migrateLegacyLog(store, meta, segments.root)
+      return await EventLog.open(store, opts)
+    }
+    const scanned = await segments.load(stored.segments)
+
+    let state: LogState = stored.state ?? { gen: 0, firstSeq: 1, drops: noDrops() }
+    const lost: Array<{ fromSeq: number, toSeq: number }> = []
+    const summaries: StoreOp[] = []
+    for (const { seg, scan } of scanned) {
+      if (scan.state !== undefined && scan.state.gen > state.gen) state = scan.state
+      lost.push(...scan.lost)
+      if (seg.sealed) summaries.push(meta.segmentOp(seg.id, seg.summary()))
+    }
+    // segments that a stored state already excludes (removed from disk just before a stop)
+    while (segments.oldest !== undefined && segments.oldest.lastSeq < state.firstSeq && segments.list.length > 1) {
+      const seg = segments.shift() as Segment
+      summaries.push(meta.dropSegmentOp(seg.id))
+      await seg.remove()
+    }
+    const newest = [...segments.list].reverse().find(s => !s.empty)
+    let lastSeq = newest?.lastSeq ?? Math.max(0, state.firstSeq - 1)
+    // the tail written after commits tells whether the newest batches were lost (a torn write-ahead log)
+    if (stored.tail !== undefined && stored.tail.lastSeq > lastSeq) {
+      lost.push({ fromSeq: lastSeq + 1, toSeq: stored.tail.lastSeq })
+      lastSeq = stored.tail.lastSeq
+    }
+    const clean = stored.tail?.clean === true && stored.tail.lastSeq === lastSeq
+    const nextSeq = clean ? lastSeq + 1 : Math.max(lastSeq, stored.reserved) + 1
+    const log = new EventLog(store, meta, segments, opts, { state, lastSeq, nextSeq, reserved: Math.max(stored.reserved, lastSeq), lost: stored.lost })
+    if (summaries.length > 0) await meta.write(summaries, false)
+    for (const dir of repaired) log.emit('repaired', { dir })
+    for (const range of lost) log.lost(range.fromSeq, range.toSeq)
+    // from here on, a stop without close() is unclean: the next open skips to the reserved block
+    await meta.putTail(lastSeq, false, true)
+    if (log.stateDirty) await log.writeState()
+    return log
   }
 
   /**
-   * Appends a record. The callback runs once the record is committed, with its
-   * sequence number, or with FG_ERR_STORE_FULL / FG_ERR_STORE_CLOSED.
+   * Appends a record. The callback runs once the record is committed, with its sequence number,
+   * or with FG_ERR_STORE_FULL (refused: `reject-new` and no room) or FG_ERR_STORE_CLOSED.
    */
   append (input: AppendInput, cb?: AppendCallback): void {
     if (this.closed) {
       cb?.(new FlowgateError('FG_ERR_STORE_CLOSED', 'event log is closed'))
       return
     }
-    const size = input.payload.length + input.topic.length + input.clientId.length + 12
-    if (this.opts.whenFull === 'reject-new' && this.opts.maxBytes > 0 &&
-        this.head.bytes + this.pendingBytes + size > this.opts.maxBytes) {
-      this.head.drops.rejected++
-      this.emit('drop', { reason: 'rejected', records: 1 } satisfies DropEvent)
-      cb?.(new FlowgateError('FG_ERR_STORE_FULL', `event log is full (storage.retention.maxBytes ${this.opts.maxBytes} bytes)`))
-      return
+    const size = recordSize(input)
+    if (this.opts.whenFull === 'reject-new') {
+      const overBudget = this.opts.maxBytes > 0 && this.bytes + this.pendingSize + size > this.opts.maxBytes
+      const diskLow = this.opts.reserveFreeBytes > 0 && this.free.bytes < this.opts.reserveFreeBytes
+      if (overBudget || diskLow) {
+        this.state.drops.rejected++
+        this.stateDirty = true
+        this.emit('drop', { reason: 'rejected', records: 1 } satisfies DropEvent)
+        cb?.(new FlowgateError('FG_ERR_STORE_FULL', overBudget
+          ? `event log is full (storage.retention.maxBytes ${this.opts.maxBytes} bytes)`
+          : `the disk is below storage.reserveFreeBytes (${this.opts.reserveFreeBytes} bytes free needed)`))
+        return
+      }
     }
     this.ingested.records[input.qos]++
     this.ingested.bytes[input.qos] += input.payload.length
@@ -151,291 +243,475 @@ export class EventLog extends EventEmitter {
     }
     this.pending.push(rec)
     this.pendingCbs.push(cb)
-    this.pendingBytes += size
+    this.pendingSize += size
+    this.unstoredBytes += size
+    if (!this.pressure && this.opts.maxPendingBytes > 0 && this.unstoredBytes > this.opts.maxPendingBytes) {
+      this.pressure = true
+      this.emit('pressure', true)
+    }
     this.schedule()
   }
 
   /** Changes the retention limits of a running log (hot reload); the byte budget applies at once. */
-  setRetention (limits: Pick<EventLogOptions, 'maxAgeMs' | 'maxBytes' | 'whenFull'>): void {
+  setRetention (limits: Partial<Pick<EventLogOptions, 'maxAgeMs' | 'maxBytes' | 'whenFull' | 'reserveFreeBytes' | 'maxPendingBytes'>>): void {
     this.opts = { ...this.opts, ...limits }
-    this.enforceBudget()
-  }
-
-  /**
-   * Stores a bridge cursor with the next group commit, so it never queues behind the
-   * log's commits as a write of its own. Resolves once it is written.
-   */
-  async writeCursor (name: string, seq: number): Promise<void> {
-    if (this.closed && !this.writing && this.pending.length === 0) {
-      await this.cursorsDb.put(name, encodeMeta(seq))
-      return
+    if (this.opts.whenFull === 'drop-oldest' && this.opts.maxBytes > 0 && this.bytes > this.opts.maxBytes) {
+      this.dropOldestWhile(() => this.bytes > this.opts.maxBytes, 'maxBytes')
+      this.schedule()
     }
-    this.cursorWrites.set(name, seq)
-    const done = new Promise<void>((resolve, reject) => this.cursorWaiters.push({ resolve, reject }))
-    this.schedule()
-    await done
   }
 
-  /** Resolves when everything appended so far is committed. */
+  /** Resolves when everything appended so far is committed (or given up at close). */
   async flush (): Promise<void> {
-    for (;;) {
-      if (this.trimming !== undefined) {
-        await this.trimming
-        continue
-      }
-      if (!this.writing && !this.scheduled && this.pending.length === 0 && this.trims.length === 0 && this.cursorWrites.size === 0) return
-      await new Promise<void>(resolve => this.idle.push(resolve))
-    }
+    if (!this.running && !this.scheduled && this.pending.length === 0 && !this.stateDirty && this.doomed.length === 0) return
+    const idle = new Promise<void>(resolve => this.idle.push(resolve))
+    this.schedule()
+    await idle
   }
 
   stats (): LogStats {
-    const h = this.head
-    return { firstSeq: h.firstSeq, lastSeq: h.lastSeq, records: h.records, bytes: h.bytes, drops: { ...h.drops } }
+    const t = this.segments.totals()
+    return { firstSeq: this.firstSeq, lastSeq: this.lastSeqValue, records: t.records, bytes: t.bytes, drops: { ...this.state.drops }, segments: this.segments.list.length }
   }
 
-  get lastSeq (): number { return this.head.lastSeq }
-  get firstSeq (): number { return this.head.firstSeq }
+  /** Whether the log can store: `ok`, or why its commits are held. */
+  writeCondition (): WriteCondition {
+    return this.condition
+  }
 
-  /** Up to `limit` committed records with seq >= fromSeq, in order. */
+  /** Bytes accepted and not yet committed. */
+  get pendingBytes (): number {
+    return this.unstoredBytes
+  }
+
+  get lastSeq (): number { return this.lastSeqValue }
+  get firstSeq (): number {
+    const first = this.segments.list.find(s => !s.empty)
+    return first === undefined ? this.lastSeqValue + 1 : Math.max(first.firstSeq, this.state.firstSeq)
+  }
+
+  private get bytes (): number {
+    return this.segments.totals().bytes
+  }
+
+  /** Up to `limit` committed records with seq >= fromSeq, in order. A batch that fails its checks is skipped and counted. */
   async read (fromSeq: number, limit: number): Promise<LogRecord[]> {
-    this.followedAt = this.opts.now()
-    const from = Math.max(fromSeq, this.head.firstSeq)
-    if (from > this.head.lastSeq || limit <= 0) return []
-    const oldest = this.recent[0]
-    if (oldest !== undefined && from >= oldest.seq) {
-      const start = from - oldest.seq
-      return this.recent.slice(start, start + limit)
-    }
-    const [startKey] = await this.bidx.keys({ lte: seqKey(from), reverse: true, limit: 1 }).all()
-    const out: LogRecord[] = []
-    for await (const [key, value] of this.log.iterator({ gte: startKey ?? seqKey(from) })) {
-      for (const rec of decodeBatch(parseSeqKey(key), value)) {
-        if (rec.seq < from) continue
-        out.push(rec)
-        if (out.length >= limit) return out
-      }
-    }
-    return out
+    return await this.reader.read(fromSeq, limit)
   }
 
-  /** The sequence number of the first record received at or after `timeMs` (lastSeq + 1 if none), without scanning the log. */
+  /** The sequence number of the first record received at or after `timeMs` (lastSeq + 1 if none). */
   async seekTime (timeMs: number): Promise<number> {
-    const [before] = await this.tidx.keys({ lt: timeKeyFloor(timeMs), reverse: true, limit: 1 }).all()
-    const [after] = await this.tidx.keys({ gte: timeKeyFloor(timeMs), limit: 1 }).all()
-    const startSeq = before !== undefined ? parseTimeKey(before).seq : after !== undefined ? parseTimeKey(after).seq : this.head.lastSeq + 1
-    const limitSeq = after !== undefined ? parseTimeKey(after).seq : this.head.lastSeq + 1
-    if (before !== undefined) {
-      const raw = await this.log.get(seqKey(startSeq))
-      if (raw !== undefined) {
-        for (const rec of decodeBatch(startSeq, raw)) if (rec.time >= timeMs) return rec.seq
-      }
-    }
-    return Math.max(limitSeq, this.head.firstSeq)
+    return await this.reader.seekTime(timeMs)
   }
 
   /** Resolves once a record with sequence number >= seq is committed, or when `signal` aborts. */
   async waitFor (seq: number, signal?: AbortSignal): Promise<void> {
-    this.followedAt = this.opts.now()
-    if (this.head.lastSeq >= seq || this.closed || signal?.aborted === true) return
-    await new Promise<void>(resolve => {
-      const onAbort = (): void => {
-        this.waiters = this.waiters.filter(w => w !== waiter)
-        resolve()
-      }
-      const waiter = {
-        seq,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve()
-        }
-      }
-      this.waiters.push(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    if (this.lastSeqValue >= seq || this.closed) {
+      this.cache.followed(this.opts.now())
+      return
+    }
+    await this.cache.waitFor(seq, this.opts.now(), signal)
   }
 
-  /** Removes records older than maxAge. Resolves with the number of records dropped. */
+  /** Removes records older than maxAge, a segment at a time. Resolves with the number of records dropped. */
   async sweep (): Promise<number> {
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
     const cutoff = this.opts.now() - this.opts.maxAgeMs
-    return await this.planTrim('maxAge', info => info[3] < cutoff)
+    const active = this.segments.active
+    if (active !== undefined && !active.empty && active.lastTime < cutoff) {
+      // an idle log: its newest segment aged out whole
+      await this.withWriteLock(async () => { if (this.segments.active === active) await this.rotate() })
+    }
+    const dropped = this.dropOldestWhile(seg => seg.lastTime < cutoff, 'maxAge')
+    if (dropped > 0) {
+      this.schedule()
+      await this.flush()
+    }
+    return dropped
   }
 
-  /** Stops accepting appends, commits what was accepted, and resolves. Idempotent. Does not close the store. */
+  /** Stops accepting appends, commits what was accepted (giving up on a disk that refuses), and resolves. Idempotent. */
   async close (): Promise<void> {
-    this.closed = true
-    await this.flush()
-    for (const w of this.waiters.splice(0)) w.resolve()
+    if (!this.closed) {
+      this.closed = true
+      this.givingUp = true
+      this.wakeRetry?.()
+      await this.flush()
+      if (this.tailTimer !== undefined) clearTimeout(this.tailTimer)
+      for (const resolve of this.cache.releaseAll()) resolve()
+      // a clean stop: the next open continues right after the last record
+      if (this.condition.state === 'ok') await this.meta.putTail(this.lastSeqValue, true, true).catch(() => {})
+      await this.segments.close()
+    }
   }
 
   private schedule (): void {
-    if (this.writing || this.scheduled) return
+    if (this.running || this.scheduled) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
-      this.commit()
+      void this.run()
     })
   }
 
-  private commit (): void {
-    const records = this.pending
-    const cbs = this.pendingCbs
-    const trims = this.trims
-    const cursors = this.cursorWrites
-    const cursorWaiters = this.cursorWaiters
-    if (records.length === 0 && trims.length === 0 && cursors.size === 0) {
-      for (const resolve of this.idle.splice(0)) resolve()
-      return
-    }
+  private take (): Group | undefined {
+    if (this.pending.length === 0) return undefined
+    const group = { records: this.pending, cbs: this.pendingCbs, size: this.pendingSize }
     this.pending = []
     this.pendingCbs = []
-    this.pendingBytes = 0
-    this.trims = []
-    this.cursorWrites = new Map()
-    this.cursorWaiters = []
-    this.writing = true
-
-    const head: Head = { ...this.head, drops: { ...this.head.drops } }
-    // keys are prefixed here and written to the root database: the same bytes as a put with the
-    // sublevel option, without the per-operation option handling that cost more than the encoding
-    const batch = this.log.db.batch()
-    const put = (sublevel: Sublevel, key: string, value: Buffer): void => { batch.put(sublevel.prefixKey(key, 'utf8'), value) }
-    for (const trim of trims) {
-      for (const op of trim.ops) batch.del(op.sublevel.prefixKey(op.key, 'utf8'))
-      head.firstSeq = Math.max(head.firstSeq, trim.firstSeq)
-      head.records -= trim.records
-      head.bytes -= trim.bytes
-      head.drops[trim.reason] += trim.records
-    }
-    let bytes = 0
-    const first = records[0]
-    const last = records[records.length - 1]
-    if (first !== undefined && last !== undefined) {
-      const value = encodeBatch(records)
-      bytes = value.length
-      const key = seqKey(first.seq)
-      put(this.log, key, value)
-      put(this.bidx, key, encodeMeta([records.length, bytes, first.time, last.time] satisfies BatchInfo))
-      put(this.tidx, timeKey(first.time, first.seq), Buffer.alloc(0))
-      if (head.records === 0) head.firstSeq = first.seq
-      head.lastSeq = last.seq
-      head.records += records.length
-      head.bytes += bytes
-    }
-    put(this.meta, HEAD_KEY, encodeMeta(head))
-    for (const [name, seq] of cursors) put(this.cursorsDb, name, encodeMeta(seq))
-
-    const started = performance.now()
-    batch.write({ sync: this.opts.durability === 'sync' }).then(() => {
-      // keep drop counters that moved while the write was in flight (rejections)
-      head.drops.rejected = this.head.drops.rejected
-      Object.assign(this.head, head)
-      this.writing = false
-      for (const trim of trims) {
-        this.emit('drop', { reason: trim.reason, records: trim.records, fromSeq: trim.firstSeq - trim.records, toSeq: trim.firstSeq - 1 } satisfies DropEvent)
-      }
-      if (first !== undefined) {
-        this.emit('commit', { firstSeq: first.seq, lastSeq: head.lastSeq, records: records.length, bytes, durationMs: performance.now() - started } satisfies CommitEvent)
-      }
-      if (records.length > 0) this.remember(records)
-      // start the next group's write before acknowledging this one, so the disk works while acks go out
-      const more = this.pending.length > 0 || this.trims.length > 0 || this.cursorWrites.size > 0
-      if (more) this.commit()
-      for (const w of cursorWaiters) w.resolve()
-      for (let i = 0; i < cbs.length; i++) cbs[i]?.(null, first === undefined ? undefined : first.seq + i)
-      this.wake()
-      if (!more) this.afterCommit()
-    }, (cause: unknown) => {
-      this.writing = false
-      const err = new FlowgateError('FG_ERR_STORE_WRITE', `event log write failed: ${(cause as Error).message}`, { cause })
-      this.emit('error', err)
-      for (const cb of cbs) cb?.(err)
-      for (const w of cursorWaiters) w.reject(err)
-      this.afterCommit()
-    })
+    this.pendingSize = 0
+    return group
   }
 
-  private afterCommit (): void {
-    if (this.pending.length > 0 || this.trims.length > 0 || this.cursorWrites.size > 0) {
-      this.commit()
-      return
-    }
-    for (const resolve of this.idle.splice(0)) resolve()
-    this.enforceBudget()
-  }
-
-  /** drop-oldest: once the log is over its byte budget, remove the oldest batches until it fits. */
-  private enforceBudget (): void {
-    if (this.opts.whenFull !== 'drop-oldest' || this.opts.maxBytes <= 0 || this.trimming !== undefined || this.closed) return
-    if (this.head.bytes <= this.opts.maxBytes) return
-    let excess = this.head.bytes - this.opts.maxBytes
-    void this.planTrim('maxBytes', info => {
-      if (excess <= 0) return false
-      excess -= info[1]
-      return true
-    })
-  }
-
-  private remember (records: PendingRecord[]): void {
-    // Kept without a reader at the tail, the records would only be copied by the young-generation
-    // collector and promoted, for nothing. A reader that comes back reads from LevelDB until the
-    // cache holds what it asks for.
-    if (this.waiters.length === 0 && (records[records.length - 1] as PendingRecord).time - this.followedAt > FOLLOW_MS) {
-      if (this.recent.length > 0) this.recent = []
-      return
-    }
-    const last = this.recent[this.recent.length - 1]
-    if (last !== undefined && (records[0] as PendingRecord).seq !== last.seq + 1) this.recent = []
-    // a group larger than the cache (a long stall at a high rate) replaces it: spreading a group of
-    // 100,000 records into push() would exceed the call's argument limit
-    if (records.length >= RECENT_RECORDS) this.recent = records.slice(-RECENT_RECORDS)
-    else this.recent.push(...records)
-    // At most RECENT_RECORDS, none received more than RECENT_MS before the newest. Kept longer (at a
-    // low publish rate 2,048 records span seconds), every record would outlive V8's young generation
-    // and wait for a full collection, whose pauses held up deliveries and acknowledgements.
-    const cutoff = (records[records.length - 1] as PendingRecord).time - RECENT_MS
-    let drop = Math.max(0, this.recent.length - RECENT_RECORDS)
-    while (drop < this.recent.length && (this.recent[drop] as PendingRecord).time < cutoff) drop++
-    if (drop > 0) this.recent.splice(0, drop)
-  }
-
-  private wake (): void {
-    if (this.waiters.length === 0) return
-    const ready = this.waiters.filter(w => w.seq <= this.head.lastSeq)
-    if (ready.length === 0) return
-    this.waiters = this.waiters.filter(w => w.seq > this.head.lastSeq)
-    for (const w of ready) w.resolve()
-  }
-
-  /** Collects the oldest batches for which `take` says yes (stopping at the first no) and queues their removal. */
-  private async planTrim (reason: DropReason, take: (info: BatchInfo) => boolean): Promise<number> {
-    if (this.trimming !== undefined) return 0
-    this.trimming = this.trimOldest(reason, take)
+  /** One commit at a time; the next group's write starts before the previous group is acknowledged. */
+  private async run (): Promise<void> {
+    if (this.running) return
+    this.running = true
     try {
-      return await this.trimming
+      let current = this.take()
+      if (current === undefined) {
+        if (this.stateDirty || this.doomed.length > 0) await this.writeState()
+      } else {
+        let writing = this.writeGroup(current)
+        for (;;) {
+          const ok = await writing
+          const next = ok ? this.take() : undefined
+          if (next !== undefined) writing = this.writeGroup(next)
+          this.settle(current, ok)
+          if (next === undefined) break
+          current = next
+        }
+      }
     } finally {
-      this.trimming = undefined
-      this.enforceBudget()
+      this.running = false
+      if (this.pending.length > 0 || (this.stateDirty && !this.givingUp)) this.schedule()
+      else for (const resolve of this.idle.splice(0)) resolve()
     }
   }
 
-  private async trimOldest (reason: DropReason, take: (info: BatchInfo) => boolean): Promise<number> {
-    {
-      const trim: Trim = { reason, ops: [], firstSeq: this.head.firstSeq, records: 0, bytes: 0 }
-      for await (const [key, value] of this.bidx.iterator({ gte: seqKey(this.head.firstSeq) })) {
-        const info = decodeMeta<BatchInfo>(value)
-        if (!take(info)) break
-        const seq = parseSeqKey(key)
-        trim.ops.push({ type: 'del', sublevel: this.log, key }, { type: 'del', sublevel: this.bidx, key }, { type: 'del', sublevel: this.tidx, key: timeKey(info[2], seq) })
-        trim.records += info[0]
-        trim.bytes += info[1]
-        trim.firstSeq = seq + info[0]
-      }
-      if (trim.records === 0) return 0
-      this.trims.push(trim)
-      this.schedule()
-      await new Promise<void>(resolve => this.idle.push(resolve))
-      return trim.records
+  /** Acknowledges a stored group (in order) or refuses it when the log closed before it could be stored. */
+  private settle (group: Group, ok: boolean): void {
+    this.unstoredBytes -= group.size
+    if (this.pressure && this.unstoredBytes <= this.opts.maxPendingBytes / 2) {
+      this.pressure = false
+      this.emit('pressure', false)
     }
+    if (!ok) {
+      const err = new FlowgateError('FG_ERR_STORE_CLOSED', 'event log closed before the publish could be stored')
+      for (const cb of group.cbs) cb?.(err)
+      // later appends cannot be stored either: the log is closing
+      const rest = this.take()
+      if (rest !== undefined) this.settle(rest, false)
+      return
+    }
+    const first = (group.records[0] as PendingRecord).seq
+    for (let i = 0; i < group.cbs.length; i++) group.cbs[i]?.(null, first + i)
+    this.cache.wake(this.lastSeqValue)
+  }
+
+  /** The state to store with the next write. */
+  private nextState (): LogState {
+    return { gen: this.state.gen + 1, firstSeq: this.firstSeqAfterDrops(), drops: { ...this.state.drops } }
+  }
+
+  private firstSeqAfterDrops (): number {
+    return Math.max(this.state.firstSeq, this.firstSeq)
+  }
+
+  /** Writes a group, holding and retrying it while the disk refuses. Resolves false only when the log closed first. */
+  private async writeGroup (group: Group): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (this.givingUp && attempt > 0) return false
+      const failed = await this.withWriteLock(async () => await this.attempt(group))
+      if (failed === undefined) return true
+      if (this.givingUp) return false
+      const cond = describeWriteError(failed.err)
+      this.writeErrors++
+      this.emit('write-error', cond)
+      this.setCondition(cond)
+      if (cond.state === 'full' && this.opts.whenFull === 'drop-oldest') {
+        // the disk is full: the oldest segments make room, as the budget would
+        await this.withWriteLock(async () => { await this.freeDisk('reserveFreeBytes', () => true) })
+      }
+      await this.pause(backoff(attempt))
+      // LevelDB keeps a failed sync's error until the database is opened again
+      await failed.seg?.close().catch(() => {})
+      this.free.at = -Infinity
+    }
+  }
+
+  /** One try at storing a group; returns what failed, or undefined once it is stored. */
+  private async attempt (group: Group): Promise<{ err: unknown, seg: Segment | undefined } | undefined> {
+    const records = group.records
+    const first = records[0] as PendingRecord
+    const last = records[records.length - 1] as PendingRecord
+    let seg: Segment | undefined
+    try {
+      await this.reserve(last.seq)
+      await this.makeRoom()
+      seg = await this.segments.ensureActive()
+      if (this.rotateFirst || this.needsRotation(seg)) {
+        await this.rotate()
+        seg = await this.segments.ensureActive()
+      }
+      let value = encodeStoredBatch(records, seg.bytes, this.nextState())
+      if (await this.fitBudget(value.length)) {
+        seg = await this.segments.ensureActive()
+        value = encodeStoredBatch(records, seg.bytes, this.nextState())
+      }
+      const started = performance.now()
+      await seg.put(seqKey(first.seq), value, this.opts.durability === 'sync')
+      this.free.writtenSince += value.length
+      if (seg.empty) {
+        seg.firstSeq = first.seq
+        seg.firstTime = first.time
+      }
+      seg.lastSeq = last.seq
+      seg.records += records.length
+      seg.bytes += value.length
+      seg.lastTime = last.time
+      this.state = this.nextState()
+      this.stateDirty = false
+      this.lastSeqValue = last.seq
+      this.setCondition({ state: 'ok' })
+      this.cache.remember(records)
+      this.afterWrite()
+      this.emit('commit', { firstSeq: first.seq, lastSeq: last.seq, records: records.length, bytes: value.length, durationMs: performance.now() - started } satisfies CommitEvent)
+      if (seg.bytes >= this.segmentBytes() / 2) this.segments.prepareNext()
+      this.scheduleTail()
+      return undefined
+    } catch (err) {
+      return { err, seg }
+    }
+  }
+
+  private async withWriteLock<T> (fn: () => Promise<T>): Promise<T> {
+    const before = this.writeLock
+    let release = (): void => {}
+    this.writeLock = new Promise<void>(resolve => { release = resolve })
+    await before
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  /** A segment LevelDB reports corrupt: seal it if it is the active one, then let LevelDB's repair keep what it can read. */
+  private async repairSegment (seg: Segment): Promise<void> {
+    let running = this.repairs.get(seg)
+    if (running === undefined) {
+      running = this.withWriteLock(async () => {
+        if (seg === this.segments.active) await this.rotate()
+        await seg.repair()
+        this.emit('repaired', { dir: seg.dir })
+      }).finally(() => this.repairs.delete(seg))
+      this.repairs.set(seg, running)
+    }
+    await running
+  }
+
+  /** Stores the state alone (a trim with no commit to carry it), then removes what it excludes. */
+  private async writeState (): Promise<void> {
+    const state = this.nextState()
+    await this.meta.putState(state).catch(() => {})
+    this.state = state
+    this.stateDirty = false
+    this.afterWrite()
+  }
+
+  /** After a write that stored the state: report drops, remove excluded segments from disk. */
+  private afterWrite (): void {
+    for (const e of this.dropEvents.splice(0)) this.emit('drop', e)
+    const doomed = this.doomed.splice(0)
+    if (doomed.length === 0) return
+    const ops = doomed.map(seg => this.meta.dropSegmentOp(seg.id))
+    void (async () => {
+      for (const seg of doomed) await seg.remove().catch((err: unknown) => this.emit('warning', err))
+      await this.meta.write(ops, false).catch(() => {})
+    })()
+  }
+
+  private segmentBytes (): number {
+    if (this.opts.maxBytes <= 0) return MAX_SEGMENT_BYTES
+    return Math.max(MIN_SEGMENT_BYTES, Math.min(MAX_SEGMENT_BYTES, Math.floor(this.opts.maxBytes / SEGMENTS_PER_BUDGET)))
+  }
+
+  private needsRotation (seg: Segment): boolean {
+    if (seg.empty) return false
+    if (seg.bytes >= this.segmentBytes()) return true
+    return this.opts.maxAgeMs > 0 && this.opts.now() - seg.firstTime >= this.opts.maxAgeMs / SEGMENTS_PER_BUDGET
+  }
+
+  private async rotate (): Promise<void> {
+    this.rotateFirst = false
+    const sealed = await this.segments.rotate()
+    // the summary lets the next open skip reading the sealed segment; without it, it is read again
+    if (sealed !== undefined) void this.meta.write([this.meta.segmentOp(sealed.id, sealed.summary())], false).catch(() => {})
+  }
+
+  /**
+   * drop-oldest: removes the oldest segments until `bytes` more fit the budget. The group being
+   * committed is never among them. Returns whether anything was dropped.
+   */
+  private async fitBudget (bytes: number): Promise<boolean> {
+    if (this.opts.whenFull !== 'drop-oldest' || this.opts.maxBytes <= 0) return false
+    let dropped = false
+    while (this.bytes + bytes > this.opts.maxBytes) {
+      const active = this.segments.active
+      if (active === undefined || this.segments.list.every(s => s.empty)) break
+      if (this.segments.list.length === 1) await this.rotate()
+      if (this.dropOldestWhile((_, i) => i === 0, 'maxBytes') === 0) break
+      dropped = true
+    }
+    return dropped
+  }
+
+  /**
+   * Takes the oldest segments out of the log while `take` says so (never the active segment),
+   * counting their records as dropped for `reason`. Their removal from disk follows the next
+   * stored state. Returns the number of records dropped.
+   */
+  private dropOldestWhile (take: (seg: Segment, i: number) => boolean, reason: DropReason): number {
+    let records = 0
+    let fromSeq = NaN
+    let toSeq = NaN
+    for (let i = 0; ; i++) {
+      const seg = this.segments.oldest
+      if (seg === undefined || seg === this.segments.active || !take(seg, i)) break
+      this.segments.shift()
+      this.doomed.push(seg)
+      if (seg.empty) continue
+      records += seg.records
+      if (Number.isNaN(fromSeq)) fromSeq = seg.firstSeq
+      toSeq = seg.lastSeq
+    }
+    if (records > 0) {
+      this.state.drops[reason] += records
+      // one event (one log line) per trim, with the range it removed
+      this.dropEvents.push({ reason, records, fromSeq, toSeq })
+      this.cache.trim(toSeq + 1)
+    }
+    if (records > 0 || this.doomed.length > 0) this.stateDirty = true
+    this.state.firstSeq = Math.max(this.state.firstSeq, this.firstSeq)
+    return records
+  }
+
+  /** Keeps `reserveFreeBytes` free on the disk: drops the oldest segments (drop-oldest) or holds until there is room. */
+  private async makeRoom (): Promise<void> {
+    const reserve = this.opts.reserveFreeBytes
+    if (reserve <= 0) return
+    for (let attempt = 0; ; attempt++) {
+      const free = await this.freeBytes()
+      if (free >= reserve) {
+        if (this.condition.state === 'full' && this.condition.reason === 'reserveFreeBytes') this.setCondition({ state: 'ok' })
+        return
+      }
+      if (this.opts.whenFull === 'drop-oldest' && await this.freeDisk('reserveFreeBytes', () => true)) continue
+      this.setCondition({ state: 'full', reason: 'reserveFreeBytes', message: `${free} bytes free on the disk, storage.reserveFreeBytes is ${reserve}` })
+      if (this.givingUp) throw new Error('the log is closing')
+      await this.pause(backoff(attempt))
+    }
+  }
+
+  /** Drops the oldest segment for space and removes it from disk at once. Returns whether one went. */
+  private async freeDisk (reason: DropReason, take: () => boolean): Promise<boolean> {
+    if (this.segments.list.length === 1 && this.segments.active !== undefined && !this.segments.active.empty) await this.rotate().catch(() => {})
+    if (this.dropOldestWhile((_, i) => i === 0 && take(), reason) === 0 && this.doomed.length === 0) return false
+    // the state that excludes it may not be storable on a full disk; the segment goes first
+    // (at the next open a missing segment is simply not there), its count is stored when it can be
+    const doomed = this.doomed.splice(0)
+    for (const seg of doomed) await seg.remove().catch(() => {})
+    this.meta.write([...doomed.map(seg => this.meta.dropSegmentOp(seg.id)), this.meta.stateOp(this.nextState())], false).catch(() => {})
+    for (const e of this.dropEvents.splice(0)) this.emit('drop', e)
+    this.free.at = -Infinity
+    return true
+  }
+
+  private async freeBytes (): Promise<number> {
+    const now = performance.now()
+    if (now - this.free.at < FREE_SPACE_TTL_MS && this.free.writtenSince < this.opts.reserveFreeBytes / 4) return this.free.bytes
+    try {
+      this.free.bytes = await this.opts.freeBytes(this.segments.root)
+    } catch {
+      this.free.bytes = await this.opts.freeBytes(this.store.dataDir).catch(() => Infinity)
+    }
+    this.free.at = now
+    this.free.writtenSince = 0
+    return this.free.bytes
+  }
+
+  /** Makes sure sequence numbers up to `seq` are reserved before a batch holding them is stored. */
+  private async reserve (seq: number): Promise<void> {
+    if (seq + RESERVE_BLOCK / 2 > this.reserved) this.startReservation(seq)
+    while (seq > this.reserved) {
+      this.startReservation(seq)
+      await this.reserving
+    }
+  }
+
+  private startReservation (seq: number): void {
+    if (this.reserving !== undefined) return
+    const target = Math.max(seq, this.nextSeq) + RESERVE_BLOCK
+    this.reserving = this.meta.putReserved(target).then(() => {
+      this.reserved = Math.max(this.reserved, target)
+    }).finally(() => { this.reserving = undefined })
+    // a failed reservation is retried by the commit that needs it
+    this.reserving.catch(() => {})
+  }
+
+  private scheduleTail (): void {
+    if (this.tailTimer !== undefined || this.tailWriting) return
+    this.tailTimer = setTimeout(() => {
+      this.tailTimer = undefined
+      this.tailWriting = true
+      const seq = this.lastSeqValue
+      this.meta.putTail(seq, false, false).catch(() => {}).finally(() => {
+        this.tailWriting = false
+        if (this.lastSeqValue !== seq && !this.closed) this.scheduleTail()
+      })
+    }, TAIL_INTERVAL_MS)
+    this.tailTimer.unref()
+  }
+
+  private async pause (ms: number): Promise<void> {
+    if (this.givingUp) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(done, ms)
+      function done (): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wakeRetry = done
+    })
+    this.wakeRetry = undefined
+  }
+
+  /** Retries a held commit now (the operator freed space). */
+  retryNow (): void {
+    this.free.at = -Infinity
+    this.wakeRetry?.()
+  }
+
+  private setCondition (next: WriteCondition): void {
+    const prev = this.condition
+    if (sameCondition(prev, next)) return
+    this.condition = next
+    this.emit('condition', next, prev)
+  }
+
+  /** Records `fromSeq`..`toSeq` as lost to damage on disk: counted, stored and reported once. */
+  private lost (fromSeq: number, toSeq: number): void {
+    // only the part no earlier report covered
+    let from = fromSeq
+    for (const [a, b] of this.knownLost) if (a <= from && b >= from) from = b + 1
+    if (toSeq < from) return
+    const records = toSeq - from + 1
+    this.knownLost.push([from, toSeq])
+    this.state.drops.corrupt += records
+    this.stateDirty = true
+    void this.meta.write([this.meta.lostOp(from, toSeq)], false).catch(() => {})
+    this.emit('drop', { reason: 'corrupt', records, fromSeq: from, toSeq } satisfies DropEvent)
+    if (!this.closed) this.schedule()
   }
 }

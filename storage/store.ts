@@ -1,38 +1,87 @@
 /**
- * The one LevelDB of a gateway: event log, batch and time indexes, cursors,
- * dead letters and broker state, each in its own sublevel.
+ * The gateway's state store: one LevelDB for cursors, dead letters, broker state and the event
+ * log's own bookkeeping, each in its own sublevel. (The log's records live in segments of their
+ * own: see log/segment.ts.)
+ *
+ * MUST: writes are group-committed in call order; a caller's promise resolves once its write is
+ *       stored (fsynced when it asked for sync, or when a write in its group did).
+ * MUST: a failed write is held and retried with backoff, reopening the database first (LevelDB
+ *       keeps a failed sync's error until it is reopened), so a full or failing disk holds the
+ *       gateway rather than stopping it; writes behind it wait in order.
+ * MUST: the state (`ok`, `full`, `write-failing`) changes once per change, not once per write.
  */
+import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { FlowgateError } from '../gateway/errors.js'
+import { isCorruption, repairDb } from './log/segment.js'
+import { backoff, describeWriteError, sameCondition, type WriteCondition } from './write-condition.js'
 
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>
 
-/** Sublevel names; a new component takes a new name here. */
+/** Sublevel names; a new component takes a new name here. (`log`, `bidx` and `tidx` held the log before its segments.) */
 export const SUBLEVELS = ['log', 'bidx', 'tidx', 'meta', 'cursors', 'dlq', 'broker'] as const
 export type SublevelName = typeof SUBLEVELS[number]
 
-export class Store {
+export type StoreOp =
+  | { type: 'put', sublevel: Sublevel, key: string, value: Buffer }
+  | { type: 'del', sublevel: Sublevel, key: string }
+
+export interface StoreOpenOptions {
+  /** Called when LevelDB reported the store corrupt and its repair ran before the store opened. */
+  onRepair?: (cause: unknown) => void
+}
+
+interface Waiter { resolve: () => void, reject: (err: Error) => void }
+
+
+export class Store extends EventEmitter {
   readonly db: Level<string, Buffer>
   readonly dataDir: string
+  private readonly subs = new Map<SublevelName, Sublevel>()
   private closing: Promise<void> | undefined
+  private closed = false
+  private queued: StoreOp[] = []
+  private queuedSync = false
+  private waiters: Waiter[] = []
+  private inFlight = false
+  private scheduled = false
+  private condition: WriteCondition = { state: 'ok' }
+  private retryTimer: NodeJS.Timeout | undefined
+  private wakeRetry: (() => void) | undefined
+  /** Bytes of values waiting to be written (the gateway stops reading clients above a bound). */
+  private pendingValueBytes = 0
+  private idleWaiters: Array<() => void> = []
+  /** Write attempts that failed (each retried). */
+  writeErrors = 0
 
   private constructor (db: Level<string, Buffer>, dataDir: string) {
+    super()
     this.db = db
     this.dataDir = dataDir
   }
 
-  /** Opens (creating if needed) the store in `dataDir`. Errors carry FG_ERR_DATA_DIR_LOCKED or FG_ERR_DATA_DIR_ACCESS. */
-  static async open (dataDir: string): Promise<Store> {
+  /** Opens (creating if needed) the store in `dataDir`, repairing it first if LevelDB finds it corrupt. */
+  static async open (dataDir: string, opts: StoreOpenOptions = {}): Promise<Store> {
     try {
       await mkdir(dataDir, { recursive: true })
     } catch (cause) {
       throw new FlowgateError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be created (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause })
     }
-    const db = new Level<string, Buffer>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    const make = (): Level<string, Buffer> => new Level<string, Buffer>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    let db = make()
     try {
-      await db.open()
+      try {
+        await db.open()
+      } catch (err) {
+        if (!isCorruption(err)) throw err
+        // LevelDB's repair keeps every entry it can still read
+        await repairDb(dataDir)
+        opts.onRepair?.(err)
+        db = make()
+        await db.open()
+      }
     } catch (err) {
       const cause = (err as { cause?: { code?: string, message?: string } }).cause
       if (cause?.code === 'LEVEL_LOCKED') {
@@ -44,13 +93,148 @@ export class Store {
     return new Store(db, dataDir)
   }
 
+  /** The sublevel of that name (one object per name, reopened with the store). */
   sublevel (name: SublevelName): Sublevel {
-    return this.db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+    let sub = this.subs.get(name)
+    if (sub === undefined) {
+      sub = this.db.sublevel<string, Buffer>(name, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
+      this.subs.set(name, sub)
+    }
+    return sub
   }
 
-  /** Idempotent. */
+  /** The store's write state: `ok`, or why writes are held. */
+  writeCondition (): WriteCondition {
+    return this.condition
+  }
+
+  /** Bytes of values waiting for their write. */
+  get pendingBytes (): number {
+    return this.pendingValueBytes
+  }
+
+  /**
+   * Writes `ops` atomically, together with the other writes of the same turn. Resolves once
+   * stored; while the disk refuses, the write waits and is retried (see the MUSTs above).
+   * Rejects only when the store closes first (FG_ERR_STORE_CLOSED).
+   */
+  async write (ops: readonly StoreOp[], sync: boolean): Promise<void> {
+    if (this.closed) throw new FlowgateError('FG_ERR_STORE_CLOSED', 'the store is closed')
+    await new Promise<void>((resolve, reject) => {
+      for (const op of ops) {
+        this.queued.push(op)
+        if (op.type === 'put') this.pendingValueBytes += op.value.length
+      }
+      this.queuedSync ||= sync
+      this.waiters.push({ resolve, reject })
+      if (!this.inFlight && !this.scheduled) {
+        this.scheduled = true
+        queueMicrotask(() => { void this.commit() })
+      }
+    })
+  }
+
+  /** Resolves once every write issued so far is stored (or given up because the store closed). */
+  async idle (): Promise<void> {
+    if (!this.inFlight && this.waiters.length === 0) return
+    await new Promise<void>(resolve => this.idleWaiters.push(resolve))
+  }
+
+  private async commit (): Promise<void> {
+    this.scheduled = false
+    if (this.inFlight || this.waiters.length === 0) return
+    const ops = this.queued
+    const sync = this.queuedSync
+    const waiters = this.waiters
+    this.queued = []
+    this.queuedSync = false
+    this.waiters = []
+    this.inFlight = true
+    const bytes = ops.reduce((n, op) => n + (op.type === 'put' ? op.value.length : 0), 0)
+    let attempt = 0
+    for (;;) {
+      try {
+        if (ops.length > 0) {
+          const batch = this.db.batch()
+          for (const op of ops) {
+            const key = op.sublevel.prefixKey(op.key, 'utf8')
+            if (op.type === 'put') batch.put(key, op.value)
+            else batch.del(key)
+          }
+          await batch.write({ sync } as { sync: boolean })
+        }
+        this.setCondition({ state: 'ok' })
+        break
+      } catch (cause) {
+        if (this.closed) {
+          const err = new FlowgateError('FG_ERR_STORE_CLOSED', 'the store closed before a held write could be stored', { cause })
+          for (const w of waiters) w.reject(err)
+          this.pendingValueBytes -= bytes
+          this.inFlight = false
+          this.failQueued(err)
+          for (const resolve of this.idleWaiters.splice(0)) resolve()
+          return
+        }
+        const cond = describeWriteError(cause)
+        this.writeErrors++
+        this.emit('write-error', cond)
+        this.setCondition(cond)
+        await this.pause(backoff(attempt++))
+        await this.reopen().catch(() => {})
+      }
+    }
+    this.pendingValueBytes -= bytes
+    this.inFlight = false
+    for (const w of waiters) w.resolve()
+    if (this.waiters.length > 0) void this.commit()
+    else for (const resolve of this.idleWaiters.splice(0)) resolve()
+  }
+
+  private failQueued (err: Error): void {
+    const waiters = this.waiters
+    this.waiters = []
+    this.queued = []
+    this.pendingValueBytes = 0
+    for (const w of waiters) w.reject(err)
+  }
+
+  private async pause (ms: number): Promise<void> {
+    await new Promise<void>(resolve => {
+      this.wakeRetry = resolve
+      this.retryTimer = setTimeout(resolve, ms)
+    })
+    this.retryTimer = undefined
+    this.wakeRetry = undefined
+  }
+
+  /** Retries a held write now (space was freed, or the gateway is stopping). */
+  retryNow (): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.wakeRetry?.()
+  }
+
+  private setCondition (next: WriteCondition): void {
+    const prev = this.condition
+    if (sameCondition(prev, next)) return
+    this.condition = next
+    this.emit('condition', next, prev)
+  }
+
+  /** Closes and opens the database again: LevelDB clears a failed sync's error only then. */
+  async reopen (): Promise<void> {
+    await this.db.close()
+    await this.db.open()
+    for (const sub of this.subs.values()) await sub.open()
+  }
+
+  /** Idempotent. Writes still held by a failing disk are given up (FG_ERR_STORE_CLOSED). */
   async close (): Promise<void> {
-    this.closing ??= this.db.close()
+    this.closing ??= (async () => {
+      this.closed = true
+      this.retryNow()
+      await this.idle()
+      await this.db.close()
+    })()
     await this.closing
   }
 }

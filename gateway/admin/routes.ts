@@ -14,6 +14,8 @@ export interface AdminContext {
   logger: Logger
   clients: () => number
   ready: () => boolean
+  /** Whether the stores can write (ok, full, write-failing) and why. */
+  storage?: () => unknown
   security?: () => unknown
 }
 
@@ -76,6 +78,7 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
       uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
       clients: ctx.clients(),
       log: stats,
+      ...(ctx.storage !== undefined ? { store: ctx.storage() } : {}),
       ...(ctx.security !== undefined ? { security: ctx.security() } : {}),
       bridges: await bridges.report()
     }

@@ -18,10 +18,18 @@ export interface StateDb {
   scan: (prefix: Prefix) => AsyncIterable<[string, Buffer]>
 }
 
-export function createStateDb<V extends Uint8Array> (db: BrokerStateDb<V>): StateDb {
+/**
+ * `commit`, when given, writes the batches instead of `db.batch` (the gateway's state store: one
+ * group commit for every component, held and retried while the disk refuses).
+ */
+export function createStateDb<V extends Uint8Array> (db: BrokerStateDb<V>, commit?: (ops: DbOp[], sync: boolean) => Promise<void>): StateDb {
   const read = { keyEncoding: 'utf8', valueEncoding: 'buffer' } as const
   return {
     async batch (ops, sync) {
+      if (commit !== undefined) {
+        await commit(ops, sync)
+        return
+      }
       // `sync` is a classic-level option that sublevels pass through to the root
       const options: AbstractBatchOptions<string, Buffer> & { sync: boolean } = { ...read, sync }
       await db.batch<string, Buffer>(ops, options)

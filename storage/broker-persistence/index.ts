@@ -12,7 +12,8 @@
  * Shutdown, in this order: broker.close(cb); await persistence.close(); then
  * close the LevelDB. persistence.close() is idempotent and never closes the db.
  */
-import { createStateDb, type BrokerStateDb } from './db.js'
+import type { Store } from '../store.js'
+import { createStateDb, type BrokerStateDb, type DbOp } from './db.js'
 import { BrokerPersistence, type BrokerPersistenceOptions } from './persistence.js'
 
 export { BrokerPersistence, type BrokerPersistenceOptions } from './persistence.js'
@@ -27,4 +28,17 @@ export type { BrokerClient, BrokerLike, BrokerPacket, OfflineSubscription, Subsc
  */
 export function createBrokerPersistence<V extends Uint8Array> (db: BrokerStateDb<V>, options?: BrokerPersistenceOptions): BrokerPersistence {
   return new BrokerPersistence(createStateDb(db), options)
+}
+
+/**
+ * Broker state in the gateway's state store, sublevel `broker`: its writes go through the store's
+ * group commit, so a full or failing disk holds them (and the clients waiting on them) until they
+ * can be stored, instead of stopping the gateway.
+ */
+export function createStoredBrokerPersistence (store: Store, options?: BrokerPersistenceOptions): BrokerPersistence {
+  const sub = store.sublevel('broker')
+  const commit = async (ops: DbOp[], sync: boolean): Promise<void> => {
+    await store.write(ops.map(op => op.type === 'put' ? { type: 'put', sublevel: sub, key: op.key, value: op.value } : { type: 'del', sublevel: sub, key: op.key }), sync)
+  }
+  return new BrokerPersistence(createStateDb(sub as unknown as BrokerStateDb, commit), options)
 }

@@ -1,0 +1,109 @@
+/**
+ * The event log's bookkeeping in the state store (`meta` sublevel), apart from its segments:
+ *
+ *   state       the log's state (LogState) when a trim was made with no commit to carry it
+ *   reserved    the highest sequence number reserved: none above it is issued before it is stored
+ *   tail        [lastSeq, clean]: the newest committed sequence number, written after commits
+ *               (unsynced, at most every TAIL_INTERVAL_MS) and at a clean close
+ *   seg!<id>    the summary of a sealed segment
+ *   lost!<seq>  a run of sequence numbers found lost to damage (reported once, not at every open)
+ *
+ * Reservations and the tail are kept apart from the batches they number, so a store that loses
+ * its newest batches (a torn write-ahead log) can tell, and never issues their numbers again.
+ */
+import { decodeMeta, encodeMeta } from '../codec.js'
+import type { Store, StoreOp, Sublevel } from '../store.js'
+import { decodeState, encodeState, type LogState } from './format.js'
+import type { SegmentSummary } from './segment.js'
+
+const STATE = 'state'
+const RESERVED = 'reserved'
+const TAIL = 'tail'
+const SEGMENT = 'seg!'
+const LOST = 'lost!'
+/** The key of the log's head before it was kept in segments. */
+export const LEGACY_HEAD = 'head'
+
+type WireSummary = [number, number, number, number, number, number]
+
+export interface StoredMeta {
+  state?: LogState | undefined
+  reserved: number
+  tail?: { lastSeq: number, clean: boolean } | undefined
+  segments: Map<number, SegmentSummary>
+  /** Runs of sequence numbers already reported lost: [fromSeq, toSeq]. */
+  lost: Array<[number, number]>
+  legacy: boolean
+}
+
+export class LogMeta {
+  private readonly meta: Sublevel
+  private readonly store: Store
+
+  constructor (store: Store) {
+    this.store = store
+    this.meta = store.sublevel('meta')
+  }
+
+  async load (): Promise<StoredMeta> {
+    const [state, reserved, tail, legacy] = await this.meta.getMany([STATE, RESERVED, TAIL, LEGACY_HEAD])
+    const segments = new Map<number, SegmentSummary>()
+    for await (const [key, value] of this.meta.iterator({ gt: SEGMENT, lt: SEGMENT + '~' })) {
+      const [firstSeq, lastSeq, records, bytes, firstTime, lastTime] = decodeMeta<WireSummary>(value)
+      segments.set(Number(key.slice(SEGMENT.length)), { firstSeq, lastSeq, records, bytes, firstTime, lastTime })
+    }
+    const lost: Array<[number, number]> = []
+    for await (const [key, value] of this.meta.iterator({ gt: LOST, lt: LOST + '~' })) lost.push([Number(key.slice(LOST.length)), decodeMeta<number>(value)])
+    const t = tail === undefined ? undefined : decodeMeta<[number, boolean]>(tail)
+    return {
+      state: state === undefined ? undefined : decodeState(state),
+      reserved: reserved === undefined ? 0 : decodeMeta<number>(reserved),
+      tail: t === undefined ? undefined : { lastSeq: t[0], clean: t[1] },
+      segments,
+      lost,
+      legacy: legacy !== undefined
+    }
+  }
+
+  stateOp (state: LogState): StoreOp {
+    return { type: 'put', sublevel: this.meta, key: STATE, value: encodeState(state) }
+  }
+
+  async putState (state: LogState): Promise<void> {
+    await this.store.write([this.stateOp(state)], true)
+  }
+
+  async putReserved (seq: number): Promise<void> {
+    await this.store.write([{ type: 'put', sublevel: this.meta, key: RESERVED, value: encodeMeta(seq) }], true)
+  }
+
+  async putTail (lastSeq: number, clean: boolean, sync: boolean): Promise<void> {
+    await this.store.write([{ type: 'put', sublevel: this.meta, key: TAIL, value: encodeMeta([lastSeq, clean]) }], sync)
+  }
+
+  segmentOp (id: number, s: SegmentSummary): StoreOp {
+    return { type: 'put', sublevel: this.meta, key: segmentKey(id), value: encodeMeta([s.firstSeq, s.lastSeq, s.records, s.bytes, s.firstTime, s.lastTime] satisfies WireSummary) }
+  }
+
+  lostOp (fromSeq: number, toSeq: number): StoreOp {
+    return { type: 'put', sublevel: this.meta, key: LOST + String(fromSeq).padStart(16, '0'), value: encodeMeta(toSeq) }
+  }
+
+  dropSegmentOp (id: number): StoreOp {
+    return { type: 'del', sublevel: this.meta, key: segmentKey(id) }
+  }
+
+  async write (ops: StoreOp[], sync: boolean): Promise<void> {
+    await this.store.write(ops, sync)
+  }
+
+  /** Removes the log kept inside the state store before segments (after it was copied into segments). */
+  async clearLegacy (): Promise<void> {
+    for (const name of ['log', 'bidx', 'tidx'] as const) await this.store.sublevel(name).clear()
+    await this.store.write([{ type: 'del', sublevel: this.meta, key: LEGACY_HEAD }], true)
+  }
+}
+
+function segmentKey (id: number): string {
+  return SEGMENT + String(id).padStart(12, '0')
+}

@@ -75,13 +75,17 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     for (const fn of cleanups.reverse()) await fn()
   }
 
+  const noRoom = (cause: unknown): void => {
+    logger.error({ event: 'store-full', store: 'state store', detail: (cause as Error).message }, 'no room on the disk to open the store: waiting for space')
+  }
   try {
     const store = await Store.open(dataDir, {
-      onRepair: cause => logger.warn({ event: 'store-repaired', store: 'state store', detail: (cause as Error).message }, 'state store was damaged: LevelDB repaired it, keeping every entry it could read')
+      onRepair: cause => logger.warn({ event: 'store-repaired', store: 'state store', detail: (cause as Error).message }, 'state store was damaged: LevelDB repaired it, keeping every entry it could read'),
+      onNoRoom: noRoom
     })
     cleanups.push(async () => await store.close())
 
-    const log = await EventLog.open(store, logOptions(config, deps.now))
+    const log = await EventLog.open(store, { ...logOptions(config, deps.now), onNoRoom: noRoom })
     cleanups.push(async () => await log.close())
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))

@@ -26,7 +26,7 @@ import { SegmentSet } from './log/segments.js'
 import { TailCache } from './log/tail-cache.js'
 import type { AppendInput, LogRecord } from './record.js'
 import type { Store, StoreOp } from './store.js'
-import { backoff, describeWriteError, sameCondition, type WriteCondition } from './write-condition.js'
+import { backoff, describeWriteError, sameCondition, whenRoom, type WriteCondition } from './write-condition.js'
 
 export type { DropReason } from './log/format.js'
 export type WhenFull = 'drop-oldest' | 'reject-new'
@@ -129,6 +129,7 @@ export class EventLog extends EventEmitter {
   private wakeRetry: (() => void) | undefined
   private free = { bytes: Infinity, at: -Infinity, writtenSince: 0 }
   private tailTimer: NodeJS.Timeout | undefined
+  private freeTimer: NodeJS.Timeout | undefined
   private tailWriting = false
   private rotateFirst = false
   /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
@@ -159,8 +160,15 @@ export class EventLog extends EventEmitter {
     })
   }
 
-  /** Opens the log: reads its bookkeeping and the newest segment, not the whole log. */
-  static async open (store: Store, opts: EventLogOptions): Promise<EventLog> {
+  /**
+   * Opens the log: reads its bookkeeping and the newest segment, not the whole log. On a disk
+   * with no room to open a segment it waits for room (`onNoRoom` is told once).
+   */
+  static async open (store: Store, opts: EventLogOptions & { onNoRoom?: (cause: unknown) => void }): Promise<EventLog> {
+    return await whenRoom(async () => await EventLog.openOnce(store, opts), cause => opts.onNoRoom?.(cause))
+  }
+
+  private static async openOnce (store: Store, opts: EventLogOptions): Promise<EventLog> {
     const meta = new LogMeta(store)
     const stored = await meta.load()
     const repaired: string[] = []
@@ -168,9 +176,15 @@ export class EventLog extends EventEmitter {
     if (stored.legacy) {
       const { migrateLegacyLog } = await import('./log/migrate.js')
       await migrateLegacyLog(store, meta, segments.root)
-      return await EventLog.open(store, opts)
+      return await EventLog.openOnce(store, opts)
     }
-    const scanned = await segments.load(stored.segments)
+    let scanned: Awaited<ReturnType<SegmentSet['load']>>
+    try {
+      scanned = await segments.load(stored.segments)
+    } catch (err) {
+      await segments.close().catch(() => {})
+      throw err
+    }
 
     let state: LogState = stored.state ?? { gen: 0, firstSeq: 1, drops: noDrops() }
     const lost: Array<{ fromSeq: number, toSeq: number }> = []
@@ -338,6 +352,7 @@ export class EventLog extends EventEmitter {
       this.wakeRetry?.()
       await this.flush()
       if (this.tailTimer !== undefined) clearTimeout(this.tailTimer)
+      if (this.freeTimer !== undefined) clearInterval(this.freeTimer)
       for (const resolve of this.cache.releaseAll()) resolve()
       // a clean stop: the next open continues right after the last record
       if (this.condition.state === 'ok') await this.meta.putTail(this.lastSeqValue, true, true).catch(() => {})
@@ -473,7 +488,8 @@ export class EventLog extends EventEmitter {
       this.state = this.nextState()
       this.stateDirty = false
       this.lastSeqValue = last.seq
-      this.setCondition({ state: 'ok' })
+      // below the reserve the log stays full (reject-new refuses) until the disk has room again
+      if (!(this.condition.state === 'full' && this.condition.reason === 'reserveFreeBytes')) this.setCondition({ state: 'ok' })
       this.cache.remember(records)
       this.afterWrite()
       this.emit('commit', { firstSeq: first.seq, lastSeq: last.seq, records: records.length, bytes: value.length, durationMs: performance.now() - started } satisfies CommitEvent)
@@ -597,21 +613,47 @@ export class EventLog extends EventEmitter {
     return records
   }
 
-  /** Keeps `reserveFreeBytes` free on the disk: drops the oldest segments (drop-oldest) or holds until there is room. */
+  /**
+   * Keeps `reserveFreeBytes` free on the disk. drop-oldest removes the oldest segments, and holds
+   * the commit when nothing is left to remove; reject-new refuses new appends (see append) while
+   * the records already accepted are stored.
+   */
   private async makeRoom (): Promise<void> {
     const reserve = this.opts.reserveFreeBytes
     if (reserve <= 0) return
     for (let attempt = 0; ; attempt++) {
       const free = await this.freeBytes()
       if (free >= reserve) {
-        if (this.condition.state === 'full' && this.condition.reason === 'reserveFreeBytes') this.setCondition({ state: 'ok' })
+        this.reserveRecovered()
         return
       }
       if (this.opts.whenFull === 'drop-oldest' && await this.freeDisk('reserveFreeBytes', () => true)) continue
       this.setCondition({ state: 'full', reason: 'reserveFreeBytes', message: `${free} bytes free on the disk, storage.reserveFreeBytes is ${reserve}` })
+      this.watchFree()
+      if (this.opts.whenFull === 'reject-new') return
       if (this.givingUp) throw new Error('the log is closing')
       await this.pause(backoff(attempt))
     }
+  }
+
+  private reserveRecovered (): void {
+    if (this.condition.state === 'full' && this.condition.reason === 'reserveFreeBytes') this.setCondition({ state: 'ok' })
+  }
+
+  /** While the disk is below the reserve, looks again every second (nothing else may: reject-new refuses every append). */
+  private watchFree (): void {
+    if (this.freeTimer !== undefined) return
+    this.freeTimer = setInterval(() => {
+      this.free.at = -Infinity
+      void this.freeBytes().then(free => {
+        if (free < this.opts.reserveFreeBytes && !this.closed) return
+        clearInterval(this.freeTimer)
+        this.freeTimer = undefined
+        this.reserveRecovered()
+        this.wakeRetry?.()
+      }, () => {})
+    }, FREE_SPACE_TTL_MS)
+    this.freeTimer.unref()
   }
 
   /** Drops the oldest segment for space and removes it from disk at once. Returns whether one went. */

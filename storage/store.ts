@@ -16,7 +16,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { FlowgateError } from '../gateway/errors.js'
 import { isCorruption, repairDb } from './log/segment.js'
-import { backoff, describeWriteError, sameCondition, type WriteCondition } from './write-condition.js'
+import { backoff, describeWriteError, sameCondition, whenRoom, type WriteCondition } from './write-condition.js'
 
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>
 
@@ -31,6 +31,8 @@ export type StoreOp =
 export interface StoreOpenOptions {
   /** Called when LevelDB reported the store corrupt and its repair ran before the store opened. */
   onRepair?: (cause: unknown) => void
+  /** Called once when the disk has no room to open the store; opening is retried until it has. */
+  onNoRoom?: (cause: unknown) => void
 }
 
 interface Waiter { resolve: () => void, reject: (err: Error) => void }
@@ -65,23 +67,27 @@ export class Store extends EventEmitter {
   /** Opens (creating if needed) the store in `dataDir`, repairing it first if LevelDB finds it corrupt. */
   static async open (dataDir: string, opts: StoreOpenOptions = {}): Promise<Store> {
     try {
-      await mkdir(dataDir, { recursive: true })
+      await whenRoom(async () => await mkdir(dataDir, { recursive: true }), cause => opts.onNoRoom?.(cause))
     } catch (cause) {
       throw new FlowgateError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be created (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause })
     }
     const make = (): Level<string, Buffer> => new Level<string, Buffer>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
-    let db = make()
+    // a Level instance opens itself on the next tick: make one only when it is to be opened
+    let db: Level<string, Buffer> | undefined
     try {
-      try {
-        await db.open()
-      } catch (err) {
-        if (!isCorruption(err)) throw err
-        // LevelDB's repair keeps every entry it can still read
-        await repairDb(dataDir)
-        opts.onRepair?.(err)
-        db = make()
-        await db.open()
-      }
+      await whenRoom(async () => {
+        try {
+          db = make()
+          await db.open()
+        } catch (err) {
+          if (!isCorruption(err)) throw err
+          // LevelDB's repair keeps every entry it can still read
+          await repairDb(dataDir)
+          opts.onRepair?.(err)
+          db = make()
+          await db.open()
+        }
+      }, cause => opts.onNoRoom?.(cause))
     } catch (err) {
       const cause = (err as { cause?: { code?: string, message?: string } }).cause
       if (cause?.code === 'LEVEL_LOCKED') {
@@ -90,7 +96,7 @@ export class Store extends EventEmitter {
       const detail = cause?.code ?? cause?.message ?? String(err)
       throw new FlowgateError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be opened for writing (${detail})`, { cause: err })
     }
-    return new Store(db, dataDir)
+    return new Store(db as Level<string, Buffer>, dataDir)
   }
 
   /** The sublevel of that name (one object per name, reopened with the store). */

@@ -49,3 +49,21 @@ export function sameCondition (a: WriteCondition, b: WriteCondition): boolean {
   const y = b as { code?: string, reason?: string }
   return x.code === y.code && x.reason === y.reason
 }
+
+/**
+ * Runs `fn` until it does not fail for lack of space (ENOSPC, EDQUOT), waiting with backoff in
+ * between and calling `onWait` once: a gateway started on a full disk waits for room rather than
+ * exiting (a service manager would restart it in a loop).
+ */
+export async function whenRoom<T> (fn: () => Promise<T>, onWait: (err: unknown) => void): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      const code = errnoOf(err)
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err
+      if (attempt === 0) onWait(err)
+      await new Promise(resolve => setTimeout(resolve, backoff(attempt)))
+    }
+  }
+}

@@ -60,7 +60,13 @@ export class SegmentSet {
         this.list.push(seg)
         continue
       }
-      const scan = await this.scan(seg)
+      let scan: ScanResult
+      try {
+        scan = await this.scan(seg)
+      } catch (err) {
+        await seg.close().catch(() => {})
+        throw err
+      }
       if (seg.empty) {
         await seg.remove()
         continue

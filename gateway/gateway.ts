@@ -87,6 +87,12 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
 
     const log = await EventLog.open(store, { ...logOptions(config, deps.now), onNoRoom: noRoom })
     cleanups.push(async () => await log.close())
+    for (const dir of log.atOpen.repaired) logger.warn({ event: 'store-repaired', store: 'event log', dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read')
+    for (const e of log.atOpen.lost) logger.warn({ event: 'drop', ...e }, dropMessage(e))
+    const unclean = log.atOpen.unclean
+    if (unclean !== undefined) {
+      logger.warn({ event: 'unclean-stop', ...unclean }, `the gateway did not stop cleanly: the log ends at sequence ${unclean.lastSeq}; new records start at ${unclean.nextSeq}, after the numbers reserved before the stop, so no id is issued twice`)
+    }
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
     const health = new StoreHealth(log, store, logger)
@@ -106,6 +112,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     // the state store holds and retries a write the disk refuses; a write fails only once the store is closed
     const persistence = createStoredBrokerPersistence(store, {
       durability: config.storage.durability,
+      onDamaged: entries => logger.warn({ event: 'store-damaged', store: 'broker state', entries: entries.length, keys: entries.slice(0, 20).map(e => e.key) }, `${entries.length} broker state entries could not be read and were removed (sessions or retained messages lost to damage on disk)`),
       onFailure: err => {
         if (failed || (err.cause as { code?: string } | undefined)?.code === 'FG_ERR_STORE_CLOSED') return
         failed = true

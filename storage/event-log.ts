@@ -103,6 +103,9 @@ export class EventLog extends EventEmitter {
   readonly ingested: IngestCounters = { records: [0, 0, 0], bytes: [0, 0, 0] }
   /** Commit attempts that failed (each retried). */
   writeErrors = 0
+  /** What open() found: runs of records lost to damage, segments LevelDB repaired. (Later finds are events.) */
+  readonly atOpen: { lost: DropEvent[], repaired: string[], unclean?: { lastSeq: number, nextSeq: number } } = { lost: [], repaired: [] }
+  private opening = true
   /** The log's stored state (first sequence number kept, drop counters), newest first. */
   private state: LogState
   private lastSeqValue: number
@@ -211,8 +214,10 @@ export class EventLog extends EventEmitter {
     const nextSeq = clean ? lastSeq + 1 : Math.max(lastSeq, stored.reserved) + 1
     const log = new EventLog(store, meta, segments, opts, { state, lastSeq, nextSeq, reserved: Math.max(stored.reserved, lastSeq), lost: stored.lost })
     if (summaries.length > 0) await meta.write(summaries, false)
-    for (const dir of repaired) log.emit('repaired', { dir })
+    log.atOpen.repaired.push(...repaired)
+    if (!clean && stored.tail !== undefined) log.atOpen.unclean = { lastSeq, nextSeq }
     for (const range of lost) log.lost(range.fromSeq, range.toSeq)
+    log.opening = false
     // from here on, a stop without close() is unclean: the next open skips to the reserved block
     await meta.putTail(lastSeq, false, true)
     if (log.stateDirty) await log.writeState()
@@ -325,6 +330,23 @@ export class EventLog extends EventEmitter {
       return
     }
     await this.cache.waitFor(seq, this.opts.now(), signal)
+  }
+
+  /**
+   * Reads every record, checking each batch: damage anywhere is found now, repaired where LevelDB
+   * can, counted and reported (as `drop` events with reason `corrupt`). Returns what it read.
+   */
+  async verify (): Promise<{ records: number, segments: number }> {
+    let from = this.firstSeq
+    let records = 0
+    while (from <= this.lastSeqValue) {
+      const batch = await this.reader.read(from, 10_000)
+      const last = batch[batch.length - 1]
+      if (last === undefined) break
+      records += batch.length
+      from = last.seq + 1
+    }
+    return { records, segments: this.segments.list.length }
   }
 
   /** Removes records older than maxAge, a segment at a time. Resolves with the number of records dropped. */
@@ -753,7 +775,9 @@ export class EventLog extends EventEmitter {
     this.state.drops.corrupt += records
     this.stateDirty = true
     void this.meta.write([this.meta.lostOp(from, toSeq)], false).catch(() => {})
-    this.emit('drop', { reason: 'corrupt', records, fromSeq: from, toSeq } satisfies DropEvent)
+    const e: DropEvent = { reason: 'corrupt', records, fromSeq: from, toSeq }
+    if (this.opening) this.atOpen.lost.push(e)
+    else this.emit('drop', e)
     if (!this.closed) this.schedule()
   }
 }

@@ -3,6 +3,7 @@ import { checkConfig } from './check-config.js'
 import { deadLetters } from './dead-letters.js'
 import { passwd } from './passwd.js'
 import { receive } from './receive.js'
+import { repair } from './repair.js'
 import { replay } from './replay.js'
 import { start } from './start.js'
 import { status } from './status.js'
@@ -21,5 +22,6 @@ export const commands: Readonly<Record<string, Command>> = {
   replay,
   'dead-letters': deadLetters,
   passwd,
-  tail
+  tail,
+  repair
 }

@@ -40,6 +40,8 @@ export interface BrokerPersistenceOptions {
    * (FG_ERR_BROKER_STATE_WRITE), so the gateway should log it and shut down.
    */
   onFailure?: (err: BrokerStateError) => void
+  /** Entries that did not decode at start (a damaged store): removed, and reported here. */
+  onDamaged?: (entries: Array<{ key: string, message: string }>) => void
 }
 
 function noSuchPacket (): BrokerStateError {
@@ -66,7 +68,10 @@ export class BrokerPersistence {
   #loaded = false
   #closing: Promise<void> | undefined
 
+  readonly #onDamaged: BrokerPersistenceOptions['onDamaged']
+
   constructor (db: StateDb, options: BrokerPersistenceOptions = {}) {
+    this.#onDamaged = options.onDamaged
     const sync = (options.durability ?? 'sync') === 'sync'
     this.#db = db
     this.#writer = createBatchWriter(async (ops) => await db.batch(ops, sync), options.onFailure)
@@ -80,7 +85,11 @@ export class BrokerPersistence {
   /** Called by aedes in listen(): loads the stored state once. */
   async setup (broker: BrokerLike): Promise<void> {
     this.#broker = broker
-    this.#loading ??= loadState(this.#db, this.#state)
+    this.#loading ??= loadState(this.#db, this.#state).then(async damaged => {
+      if (damaged.length === 0) return
+      await this.#commit(damaged.map(d => ({ type: 'del' as const, key: d.key })))
+      this.#onDamaged?.(damaged)
+    })
     await this.#loading
     this.#loaded = true
     // aedes restarts brokerCounter at 0; under a fixed broker id, outgoingUpdate

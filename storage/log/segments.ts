@@ -9,7 +9,7 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BatchFormatError, decodeHeader, type LogState } from './format.js'
-import { Segment, type SegmentOptions, type SegmentSummary } from './segment.js'
+import { isCorruption, Segment, type SegmentOptions, type SegmentSummary } from './segment.js'
 
 /** Sealed segments kept open for readers between reads. */
 const OPEN_SEALED = 2
@@ -88,6 +88,18 @@ export class SegmentSet {
    * Returns the state of its newest readable batch and the runs of sequence numbers lost inside it.
    */
   async scan (seg: Segment): Promise<ScanResult> {
+    try {
+      return await this.scanOnce(seg)
+    } catch (err) {
+      if (!isCorruption(err)) throw err
+      // a damaged table: LevelDB's repair keeps what it can read, and the scan finds what it lost
+      await seg.repair()
+      this.opts.onRepair?.(seg.dir, err)
+      return await this.scanOnce(seg)
+    }
+  }
+
+  private async scanOnce (seg: Segment): Promise<ScanResult> {
     const lost: ScanResult['lost'] = []
     let state: LogState | undefined
     let first = NaN

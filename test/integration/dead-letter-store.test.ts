@@ -29,3 +29,28 @@ t.test('the dead-letter count stays exact through adds, repeats, removals and a 
   t.ok(counted === 2 || counted === 3, 'a count taken during an add is either side of it')
   t.same((await reopened.list('up')).map(l => l.seq), [2, 3, 10])
 })
+
+t.test('dead letters stay within their byte budget over all bridges: the oldest go first, counted by bridge and reported', async t => {
+  const dir = await tempDir(t)
+  const store = await Store.open(dir)
+  t.teardown(async () => await store.close())
+  const big = (seq: number, time: number): DeadLetter => ({ seq, time, event: { id: `gw-${seq}`, specversion: '1.0', data: 'x'.repeat(1000) }, status: 400, body: 'rejected' })
+  const dlq = new DeadLetterStore(store, { maxBytes: 10_000 })
+  const evicted: Array<{ bridge: string, count: number, fromSeq: number, toSeq: number }> = []
+  dlq.on('evict', (e: typeof evicted[number]) => evicted.push(e))
+  // interleaved in time: a's 1-5 are older than b's 6-10, which are older than a's 11-15
+  for (let seq = 1; seq <= 5; seq++) await dlq.add('a', [big(seq, 1000 + seq)])
+  for (let seq = 6; seq <= 10; seq++) await dlq.add('b', [big(seq, 1000 + seq)])
+  await dlq.add('a', [11, 12, 13, 14, 15].map(seq => big(seq, 1000 + seq)))
+  const usage = await dlq.usage()
+  t.ok(usage.bytes <= 10_000, `within the budget (${usage.bytes} bytes)`)
+  const kept = [...(await dlq.list('a')).map(l => l.seq), ...(await dlq.list('b')).map(l => l.seq)].sort((x, y) => x - y)
+  const oldestKept = kept[0] as number
+  t.ok(kept.length >= 8 && kept.length < 15, `the newest are kept (${kept.join(',')})`)
+  t.same(kept, Array.from({ length: 16 - oldestKept }, (_, k) => oldestKept + k), 'and the oldest, of either bridge, were removed first')
+  const removedA = evicted.filter(e => e.bridge === 'a').reduce((n, e) => n + e.count, 0)
+  const removedB = evicted.filter(e => e.bridge === 'b').reduce((n, e) => n + e.count, 0)
+  t.equal(removedA + removedB, 15 - kept.length, 'every removal is reported')
+  t.same(usage.evicted, { ...(removedA > 0 ? { a: removedA } : {}), ...(removedB > 0 ? { b: removedB } : {}) }, 'and counted by bridge')
+  t.equal(await dlq.count('a') + await dlq.count('b'), kept.length, 'the counts follow')
+})

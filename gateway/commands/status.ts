@@ -5,7 +5,15 @@ import { adminClient, ADMIN_OPTIONS } from './admin-client.js'
 import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
 
-interface Status { version: string, uptimeSeconds: number, clients: number, log: LogStats, bridges: BridgeReport[] }
+interface StoreView { state: string, reason?: string, code?: string, since?: string, backpressure?: boolean }
+interface Status { version: string, uptimeSeconds: number, clients: number, log: LogStats, store?: StoreView, bridges: BridgeReport[] }
+
+function storeLine (store: StoreView | undefined): string {
+  if (store === undefined) return ''
+  if (store.state === 'ok') return store.backpressure === true ? 'store: ok, commits behind: reading from clients paused\n' : 'store: ok\n'
+  const why = [store.reason, store.code].filter(x => x !== undefined).join(', ')
+  return `store: ${store.state}${why === '' ? '' : ` (${why})`}${store.since === undefined ? '' : ` since ${store.since}`}: publishes wait until it can write\n`
+}
 
 function age (seconds: number): string {
   if (seconds <= 0) return '-'
@@ -23,7 +31,8 @@ function table (rows: string[][]): string {
 export function renderStatus (s: Status): string {
   const drops = Object.entries(s.log.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
   const head = `flowgate ${s.version}, up ${age(s.uptimeSeconds)}, ${s.clients} client(s)\n` +
-    `log: sequence ${s.log.firstSeq}..${s.log.lastSeq}, ${s.log.records} records, ${(s.log.bytes / 1048576).toFixed(1)} MiB, drops: ${drops}\n\n`
+    `log: sequence ${s.log.firstSeq}..${s.log.lastSeq}, ${s.log.records} records, ${(s.log.bytes / 1048576).toFixed(1)} MiB, drops: ${drops}\n` +
+    storeLine(s.store) + '\n'
   if (s.bridges.length === 0) return head + 'no bridges\n'
   const rows = [['BRIDGE', 'STATE', 'CURSOR', 'LAG', 'OLDEST', 'DELIVERED', 'DEAD', 'LAST ERROR / NEXT WINDOW']]
   for (const b of s.bridges) {

@@ -199,6 +199,11 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
         closing ??= (async () => {
           // stop accepting now; open connections are ended by the broker and listener close below
           void listeners.stopAccepting()
+          // on a disk that refuses writes, what waits for one is given up rather than waited for
+          if (!health.writable()) {
+            log.abandon()
+            store.abandon()
+          }
           await cleanup()
           logger.info({ event: 'stopped' }, 'gateway stopped')
         })()

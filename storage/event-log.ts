@@ -377,7 +377,7 @@ export class EventLog extends EventEmitter {
       if (this.freeTimer !== undefined) clearInterval(this.freeTimer)
       for (const resolve of this.cache.releaseAll()) resolve()
       // a clean stop: the next open continues right after the last record
-      if (this.condition.state === 'ok') await this.meta.putTail(this.lastSeqValue, true, true).catch(() => {})
+      if (this.condition.state === 'ok' && this.store.writeCondition().state === 'ok') await this.meta.putTail(this.lastSeqValue, true, true).catch(() => {})
       await this.segments.close()
     }
   }
@@ -507,6 +507,7 @@ export class EventLog extends EventEmitter {
       seg.records += records.length
       seg.bytes += value.length
       seg.lastTime = last.time
+      this.segments.grew(records.length, value.length)
       this.state = this.nextState()
       this.stateDirty = false
       this.lastSeqValue = last.seq
@@ -749,6 +750,12 @@ export class EventLog extends EventEmitter {
       this.wakeRetry = done
     })
     this.wakeRetry = undefined
+  }
+
+  /** Stops retrying held commits: they and the appends behind them are refused (the gateway stops on a failing disk). */
+  abandon (): void {
+    this.givingUp = true
+    this.wakeRetry?.()
   }
 
   /** Retries a held commit now (the operator freed space). */

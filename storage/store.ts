@@ -213,6 +213,12 @@ export class Store extends EventEmitter {
     this.wakeRetry = undefined
   }
 
+  /** Stops retrying a held write: it and every write after it are refused (FG_ERR_STORE_CLOSED), so a stop does not wait on a failing disk. */
+  abandon (): void {
+    this.closed = true
+    this.retryNow()
+  }
+
   /** Retries a held write now (space was freed, or the gateway is stopping). */
   retryNow (): void {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)

@@ -30,6 +30,7 @@ export class SegmentSet {
   private nextId = 1
   private spare: Promise<Segment> | undefined
   private readonly recentlyRead: Segment[] = []
+  private sums: { records: number, bytes: number } | undefined
 
   constructor (root: string, opts: SegmentOptions) {
     this.root = root
@@ -80,6 +81,7 @@ export class SegmentSet {
       seg.sealed = true
       this.noteRead(seg)
     }
+    this.changed()
     return scanned
   }
 
@@ -145,6 +147,7 @@ export class SegmentSet {
       seg.records = 0
       seg.bytes = 0
     }
+    this.changed()
     return { state, lost }
   }
 
@@ -185,6 +188,7 @@ export class SegmentSet {
       this.noteRead(current)
     }
     this.list.push(next)
+    this.changed()
     return current
   }
 
@@ -197,6 +201,7 @@ export class SegmentSet {
     try {
       const seg = await spare
       this.list.push(seg)
+      this.changed()
       return seg
     } finally {
       this.spare = undefined
@@ -222,6 +227,7 @@ export class SegmentSet {
   /** Takes the oldest segment out of the set; the caller removes it from disk once that is safe. */
   shift (): Segment | undefined {
     const seg = this.list.shift()
+    this.changed()
     if (seg !== undefined) {
       const i = this.recentlyRead.indexOf(seg)
       if (i >= 0) this.recentlyRead.splice(i, 1)
@@ -243,14 +249,29 @@ export class SegmentSet {
     }
   }
 
+  /** Records and bytes over every segment (kept up to date, not summed on every call: appends ask for it). */
   totals (): { records: number, bytes: number } {
-    let records = 0
-    let bytes = 0
-    for (const seg of this.list) {
-      records += seg.records
-      bytes += seg.bytes
+    if (this.sums === undefined) {
+      let records = 0
+      let bytes = 0
+      for (const seg of this.list) {
+        records += seg.records
+        bytes += seg.bytes
+      }
+      this.sums = { records, bytes }
     }
-    return { records, bytes }
+    return this.sums
+  }
+
+  /** A batch was added to a segment of the set. */
+  grew (records: number, bytes: number): void {
+    if (this.sums === undefined) return
+    this.sums = { records: this.sums.records + records, bytes: this.sums.bytes + bytes }
+  }
+
+  /** Segments were added, removed or read again: sum them anew on the next call. */
+  changed (): void {
+    this.sums = undefined
   }
 
   async close (): Promise<void> {

@@ -2,11 +2,19 @@
  * The only file here that talks to LevelDB. Every call names its encodings, so
  * the sublevel handed in may default to 'buffer' or 'view' values.
  */
-import type { AbstractBatchOptions, AbstractLevel } from 'abstract-level'
+import type { AbstractBatchOptions, AbstractGetManyOptions, AbstractIteratorOptions } from 'abstract-level'
 import { prefixRange, type Prefix } from './keys.js'
 
-/** A LevelDB (or a sublevel of one) with string keys; give the broker state its own sublevel. */
-export type BrokerStateDb<V extends Uint8Array = Buffer> = AbstractLevel<string | Buffer | Uint8Array, string, V>
+/**
+ * A LevelDB (or a sublevel of one) with string keys; give the broker state its own sublevel.
+ * Only the calls made here, each naming its encodings: abstract-level's own types make a
+ * sublevel and a database unassignable to each other (their batch operations name their parents).
+ */
+export interface BrokerStateDb<_V extends Uint8Array = Buffer> { // _V, the db's default value type, does not matter here
+  batch (operations: DbOp[], options: AbstractBatchOptions<string, Buffer>): Promise<void>
+  getMany (keys: string[], options: AbstractGetManyOptions<string, Buffer>): Promise<Array<Buffer | undefined>>
+  iterator (options: AbstractIteratorOptions<string, Buffer>): AsyncIterable<[string, Buffer]>
+}
 
 export type DbOp = { type: 'put', key: string, value: Buffer } | { type: 'del', key: string }
 
@@ -32,13 +40,13 @@ export function createStateDb<V extends Uint8Array> (db: BrokerStateDb<V>, commi
       }
       // `sync` is a classic-level option that sublevels pass through to the root
       const options: AbstractBatchOptions<string, Buffer> & { sync: boolean } = { ...read, sync }
-      await db.batch<string, Buffer>(ops, options)
+      await db.batch(ops, options)
     },
     async getMany (keys) {
-      return await db.getMany<string, Buffer>(keys, read)
+      return await db.getMany(keys, read)
     },
     scan (prefix) {
-      return db.iterator<string, Buffer>({ ...prefixRange(prefix), ...read })
+      return db.iterator({ ...prefixRange(prefix), ...read })
     }
   }
 }

@@ -4,18 +4,10 @@
  */
 import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { Ajv, type ErrorObject } from 'ajv'
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
-import { FlowgateError } from '../gateway/errors.js'
+import { ConfigError, type ConfigIssue } from './errors.js'
 import { ConfigSchema, type Config } from './schema.js'
-
-export interface ConfigIssue {
-  /** Dotted key path, `storage.retention.maxAge`, `broker.listeners[0].port`; empty for the whole file. */
-  path: string
-  /** 1-based line in the file, when the key is in the file. */
-  line?: number | undefined
-  message: string
-}
 
 export interface LoadedConfig {
   config: Readonly<Config>
@@ -25,19 +17,17 @@ export interface LoadedConfig {
   file?: string | undefined
 }
 
-export class ConfigError extends FlowgateError {
-  readonly issues: ConfigIssue[]
-  constructor (issues: ConfigIssue[], file?: string) {
-    const where = file ?? 'config'
-    const lines = issues.map(i => `${where}${i.line !== undefined ? `:${i.line}` : ''}: ${i.path === '' ? '' : i.path + ': '}${i.message}`)
-    super('FG_ERR_CONFIG_INVALID', lines.join('\n'))
-    this.issues = issues
-  }
-}
+let compiled: ValidateFunction<Config> | undefined
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true })
-ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' })
-const validate = ajv.compile<Config>(ConfigSchema)
+/** Compiled on first use: commands that never read a config do not pay for compiling the schema. */
+function validator (): ValidateFunction<Config> {
+  if (compiled === undefined) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true })
+    ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' })
+    compiled = ajv.compile<Config>(ConfigSchema)
+  }
+  return compiled
+}
 
 type PathPart = string | number
 
@@ -153,6 +143,7 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
 
   const value: unknown = doc.toJS() ?? {}
   fillHostDefaults(value)
+  const validate = validator()
   if (validate(value)) {
     const extra = opts.check?.(value) ?? []
     if (extra.length > 0) {
@@ -185,7 +176,7 @@ export async function loadConfig (file: string, env: NodeJS.ProcessEnv = process
     text = await readFile(file, 'utf8')
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'unknown error'
-    throw new FlowgateError('FG_ERR_CONFIG_READ', `${file}: cannot read config file (${code})`, { cause })
+    throw new ConfigError([{ path: '', message: `cannot read config file (${code})` }], file, { code: 'FG_ERR_CONFIG_READ', cause })
   }
   return parseConfig(text, { env, file, ...(check !== undefined ? { check } : {}) })
 }

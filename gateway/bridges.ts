@@ -6,9 +6,7 @@
  * the stored cursor, so there is never more than one request in flight.
  */
 import { readFile } from 'node:fs/promises'
-import { Bridge, compileBridge, type BridgeCounts, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
-import { classify } from '../bridges/retry/index.js'
-import { encodeBatch, encodeHttp, fromJSONFormat } from '../bridges/cloudevents/index.js'
+import { Bridge, classify, compileBridge, encodeBatch, encodeHttp, fromJSONFormat, loadHttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
 import { parseDuration, type BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
 import type { Logger } from './logger.js'
@@ -54,7 +52,7 @@ async function readOptional (file: string | undefined): Promise<Buffer | undefin
 
 export async function createSink (cfg: BridgeConfig): Promise<HttpSink> {
   // loaded with the first bridge: the HTTP client is about 5 MB of heap and a noticeable part of start-up
-  const { HttpSink } = await import('../bridges/sink/http-sink.js')
+  const HttpSink = await loadHttpSink()
   const headers: Record<string, string> = { ...cfg.sink.headers }
   if (cfg.sink.token !== undefined) headers.authorization = `Bearer ${cfg.sink.token}`
   return new HttpSink({

@@ -1,23 +1,15 @@
 /**
- * Every operational error flowgate reports, each with a stable code.
+ * The one table of error codes: every operational error flowgate reports, each with a stable
+ * code. Each folder owns the codes it raises in its own module (storage/errors.ts,
+ * config/errors.ts, bridges/errors.ts); this module gathers them and holds the gateway's own
+ * (listeners, authentication, limits, the admin API, the command line).
  * Callers match `code`, never the message. Programmer mistakes stay plain TypeErrors.
- *
- * This module is a leaf (it imports nothing of ours), so storage/, config/ and
- * bridges/ may import it directly.
  */
+import { BridgeErrorCodes } from '../bridges/index.js'
+import { ConfigErrorCodes } from '../config/index.js'
+import { StorageErrorCodes } from '../storage/index.js'
 
-export const ErrorCodes = {
-  FG_ERR_CONFIG_INVALID: 'the configuration file is invalid',
-  FG_ERR_CONFIG_READ: 'the configuration file cannot be read',
-  FG_ERR_DATA_DIR_LOCKED: 'the data directory is in use by another running gateway',
-  FG_ERR_DATA_DIR_ACCESS: 'the data directory cannot be created or written',
-  FG_ERR_STORE_WRITE: 'a commit to the event log failed (disk full or I/O error)',
-  FG_ERR_STORE_CLOSED: 'the event log is closed (the gateway is stopping)',
-  FG_ERR_STORE_FULL: 'the event log is full and storage.whenFull is reject-new',
-  FG_ERR_BROKER_STATE_WRITE: 'a broker state write to LevelDB failed; the store refuses further changes',
-  FG_ERR_BROKER_STATE_CLOSED: 'the broker state store is closed',
-  FG_ERR_BROKER_STATE_CORRUPT: 'a stored broker state value cannot be decoded; the gateway does not start',
-  FG_ERR_BROKER_NO_SUCH_PACKET: 'no stored broker packet matches (internal to the broker state store)',
+export const GatewayErrorCodes = {
   FG_ERR_LISTEN: 'a broker listener cannot bind its address',
   FG_ERR_TLS: 'a TLS listener\'s certificate, key or CA cannot be read or used',
   FG_ERR_AUTH_FILE: 'the password file (broker.auth.passwordFile) cannot be read or has an invalid line',
@@ -31,6 +23,11 @@ export const ErrorCodes = {
   FG_ERR_USAGE: 'the command line is not valid'
 } as const
 
+export type GatewayErrorCode = keyof typeof GatewayErrorCodes
+
+/** Every code of every folder, with what it means. A code belongs to exactly one folder. */
+export const ErrorCodes = Object.freeze({ ...StorageErrorCodes, ...ConfigErrorCodes, ...BridgeErrorCodes, ...GatewayErrorCodes })
+
 export type ErrorCode = keyof typeof ErrorCodes
 
 /** Process exit code for each error class a command can end with. */
@@ -38,16 +35,25 @@ export const EXIT_OK = 0
 export const EXIT_FAILURE = 1
 export const EXIT_INVALID = 2
 
+/** An operational error the gateway itself raises. */
 export class FlowgateError extends Error {
-  readonly code: ErrorCode
+  readonly code: GatewayErrorCode
 
-  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor (code: GatewayErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'FlowgateError'
     this.code = code
   }
 }
 
-export function isFlowgateError (err: unknown, code?: ErrorCode): err is FlowgateError {
-  return err instanceof FlowgateError && (code === undefined || err.code === code)
+/** An operational error of any folder: an Error whose `code` is in the table. */
+export interface CodedError extends Error {
+  readonly code: ErrorCode
+}
+
+/** True for an operational error of any folder (its code is in the table), optionally of one code. */
+export function isFlowgateError (err: unknown, code?: ErrorCode): err is CodedError {
+  if (!(err instanceof Error)) return false
+  const actual = (err as { code?: unknown }).code
+  return typeof actual === 'string' && Object.hasOwn(ErrorCodes, actual) && (code === undefined || actual === code)
 }

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { decodeHttp, type CloudEvent, type DecodedMode } from '../bridges/cloudevents/index.js'
+import { decodeHttp, type CloudEvent, type DecodedMode } from '../bridges/index.js'
 
 export interface ReceiverOptions {
   host: string

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events'
 import { statfs } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FlowgateError } from '../gateway/errors.js'
+import { StorageError } from './errors.js'
 import type { PendingRecord } from './codec.js'
 import { seqKey } from './keys.js'
 import { encodeStoredBatch, noDrops, type DropCounts, type DropReason, type LogState } from './log/format.js'
@@ -230,7 +230,7 @@ export class EventLog extends EventEmitter {
    */
   append (input: AppendInput, cb?: AppendCallback): void {
     if (this.closed) {
-      cb?.(new FlowgateError('FG_ERR_STORE_CLOSED', 'event log is closed'))
+      cb?.(new StorageError('FG_ERR_STORE_CLOSED', 'event log is closed'))
       return
     }
     const size = recordSize(input)
@@ -241,7 +241,7 @@ export class EventLog extends EventEmitter {
         this.state.drops.rejected++
         this.stateDirty = true
         this.emit('drop', { reason: 'rejected', records: 1 } satisfies DropEvent)
-        cb?.(new FlowgateError('FG_ERR_STORE_FULL', overBudget
+        cb?.(new StorageError('FG_ERR_STORE_FULL', overBudget
           ? `event log is full (storage.retention.maxBytes ${this.opts.maxBytes} bytes)`
           : `the disk is below storage.reserveFreeBytes (${this.opts.reserveFreeBytes} bytes free needed)`))
         return
@@ -434,7 +434,7 @@ export class EventLog extends EventEmitter {
       this.emit('pressure', false)
     }
     if (!ok) {
-      const err = new FlowgateError('FG_ERR_STORE_CLOSED', 'event log closed before the publish could be stored')
+      const err = new StorageError('FG_ERR_STORE_CLOSED', 'event log closed before the publish could be stored')
       for (const cb of group.cbs) cb?.(err)
       // later appends cannot be stored either: the log is closing
       const rest = this.take()

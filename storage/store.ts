@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
-import { FlowgateError } from '../gateway/errors.js'
+import { StorageError } from './errors.js'
 import { isCorruption, repairDb } from './log/segment.js'
 import { backoff, describeWriteError, sameCondition, whenRoom, type WriteCondition } from './write-condition.js'
 
@@ -69,7 +69,7 @@ export class Store extends EventEmitter {
     try {
       await whenRoom(async () => await mkdir(dataDir, { recursive: true }), cause => opts.onNoRoom?.(cause))
     } catch (cause) {
-      throw new FlowgateError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be created (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause })
+      throw new StorageError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be created (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause })
     }
     const make = (): Level<string, Buffer> => new Level<string, Buffer>(dataDir, { keyEncoding: 'utf8', valueEncoding: 'buffer' })
     // a Level instance opens itself on the next tick: make one only when it is to be opened
@@ -91,10 +91,10 @@ export class Store extends EventEmitter {
     } catch (err) {
       const cause = (err as { cause?: { code?: string, message?: string } }).cause
       if (cause?.code === 'LEVEL_LOCKED') {
-        throw new FlowgateError('FG_ERR_DATA_DIR_LOCKED', `data directory ${dataDir} is in use by another running gateway`, { cause: err })
+        throw new StorageError('FG_ERR_DATA_DIR_LOCKED', `data directory ${dataDir} is in use by another running gateway`, { cause: err })
       }
       const detail = cause?.code ?? cause?.message ?? String(err)
-      throw new FlowgateError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be opened for writing (${detail})`, { cause: err })
+      throw new StorageError('FG_ERR_DATA_DIR_ACCESS', `data directory ${dataDir} cannot be opened for writing (${detail})`, { cause: err })
     }
     return new Store(db as Level<string, Buffer>, dataDir)
   }
@@ -125,7 +125,7 @@ export class Store extends EventEmitter {
    * Rejects only when the store closes first (FG_ERR_STORE_CLOSED).
    */
   async write (ops: readonly StoreOp[], sync: boolean): Promise<void> {
-    if (this.closed) throw new FlowgateError('FG_ERR_STORE_CLOSED', 'the store is closed')
+    if (this.closed) throw new StorageError('FG_ERR_STORE_CLOSED', 'the store is closed')
     await new Promise<void>((resolve, reject) => {
       for (const op of ops) {
         this.queued.push(op)
@@ -173,7 +173,7 @@ export class Store extends EventEmitter {
         break
       } catch (cause) {
         if (this.closed) {
-          const err = new FlowgateError('FG_ERR_STORE_CLOSED', 'the store closed before a held write could be stored', { cause })
+          const err = new StorageError('FG_ERR_STORE_CLOSED', 'the store closed before a held write could be stored', { cause })
           for (const w of waiters) w.reject(err)
           this.pendingValueBytes -= bytes
           this.inFlight = false

@@ -27,6 +27,17 @@ export const CESQL_ERROR_CODES = Object.freeze({
 
 export type CesqlErrorCode = typeof CESQL_ERROR_CODES[CesqlErrorKind]
 
+/** What each code means, for the one table of codes (gateway/errors.ts) and the README. */
+export const CesqlErrorCodes: Readonly<Record<CesqlErrorCode, string>> = Object.freeze({
+  FG_ERR_CESQL_PARSE: 'a CESQL expression does not parse',
+  FG_ERR_CESQL_MATH: 'CESQL evaluation: division by zero or 32-bit integer overflow',
+  FG_ERR_CESQL_CAST: 'CESQL evaluation: a value cannot be cast to the type needed',
+  FG_ERR_CESQL_MISSING_ATTRIBUTE: 'CESQL evaluation: the event has no such attribute',
+  FG_ERR_CESQL_MISSING_FUNCTION: 'CESQL: no function of that name and arity',
+  FG_ERR_CESQL_FUNCTION_EVALUATION: 'CESQL evaluation: a function rejected its arguments',
+  FG_ERR_CESQL_GENERIC: 'CESQL evaluation: any other error'
+})
+
 export interface CesqlError {
   readonly kind: CesqlErrorKind
   readonly code: CesqlErrorCode

@@ -15,7 +15,7 @@ import type { CesqlEvent } from './event.js'
 import { parse } from './parser.js'
 import type { CesqlValue, EvalSlot, StaticType } from './values.js'
 
-export { CESQL_ERROR_CODES, type CesqlError, type CesqlErrorCode, type CesqlErrorKind, type ParseError, type SourcePosition } from './errors.js'
+export { CESQL_ERROR_CODES, CesqlErrorCodes, type CesqlError, type CesqlErrorCode, type CesqlErrorKind, type ParseError, type SourcePosition } from './errors.js'
 export type { CesqlEvent } from './event.js'
 export { MAX_DEPTH } from './parser.js'
 export { INT_MAX, INT_MIN, type CesqlType, type CesqlValue, type StaticType } from './values.js'

@@ -1,18 +1,17 @@
 /**
  * Errors raised by the pure bridge stages (CloudEvents mapping and codecs, filters).
  *
- * Callers match `code`, never the message. `FG_ERR_CONFIG_INVALID` is the same code that
- * gateway/errors.ts uses for configuration errors, so the CLI treats both alike (exit code 2).
+ * Callers match `code`, never the message. A stage's configuration error carries
+ * `FG_ERR_CONFIG_INVALID`, the code config/ owns, so the CLI treats both alike (exit code 2).
  * This module is a leaf: it imports nothing, so every bridge stage can use it.
  */
 
-export const BridgeErrorCodes = {
-  FG_ERR_CONFIG_INVALID: 'the configuration file is invalid',
+export const CloudEventErrorCodes = {
   FG_ERR_CE_INVALID: 'a message is not a valid CloudEvent or CloudEvents HTTP request',
   FG_ERR_CE_ENCODE: 'an event cannot be encoded in the requested format'
 } as const
 
-export type BridgeErrorCode = keyof typeof BridgeErrorCodes
+export type CloudEventErrorCode = keyof typeof CloudEventErrorCodes
 
 /**
  * A configuration value a bridge stage cannot compile. `path` is relative to the value the
@@ -48,11 +47,11 @@ export function joinPath (prefix: string, path: string): string {
 
 /** A message that is not a valid CloudEvent, or an event that cannot be encoded. */
 export class CloudEventError extends Error {
-  readonly code: 'FG_ERR_CE_INVALID' | 'FG_ERR_CE_ENCODE'
+  readonly code: CloudEventErrorCode
   /** The attribute, header or member the problem is about, when there is one. */
   readonly attribute: string | undefined
 
-  constructor (code: 'FG_ERR_CE_INVALID' | 'FG_ERR_CE_ENCODE', message: string, attribute?: string, options?: { cause?: unknown }) {
+  constructor (code: CloudEventErrorCode, message: string, attribute?: string, options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'CloudEventError'
     this.code = code

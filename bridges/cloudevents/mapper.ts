@@ -4,7 +4,7 @@
  * matched without regex, the payload is parsed as JSON at most once.
  */
 import { isUtf8 } from 'node:buffer'
-import type { LogRecord } from '../../storage/record.js'
+import type { LogRecord } from '../../storage/index.js'
 import { ConfigError } from './errors.js'
 import { SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue } from './event.js'
 import { compileTemplate, type Template, type TemplateContext } from './template.js'

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises'
-import { runCesql } from '../../bridges/cesql/cli.js'
+import { runCesql } from '../../bridges/index.js'
 import type { Command } from './types.js'
 
 export const cesql: Command = {

@@ -1,4 +1,4 @@
-import { toJSONFormat } from '../../bridges/cloudevents/index.js'
+import { toJSONFormat } from '../../bridges/index.js'
 import { EXIT_OK, FlowgateError } from '../errors.js'
 import { startReceiver } from '../receiver.js'
 import { parseOptions } from './parse.js'

@@ -1,16 +1,16 @@
-/** Operational errors of the broker state store; their codes are in the gateway's errors table. */
-import { FlowgateError, ErrorCodes } from '../../gateway/errors.js'
+/** Operational errors of the broker state store; their codes are storage/'s (storage/errors.ts). */
+import { StorageError, StorageErrorCodes } from '../errors.js'
 
 export type BrokerStateErrorCode = 'FG_ERR_BROKER_STATE_WRITE' | 'FG_ERR_BROKER_STATE_CLOSED' | 'FG_ERR_BROKER_STATE_CORRUPT' | 'FG_ERR_BROKER_NO_SUCH_PACKET'
 
 export const BrokerStateErrorCodes: Readonly<Record<BrokerStateErrorCode, string>> = {
-  FG_ERR_BROKER_STATE_WRITE: ErrorCodes.FG_ERR_BROKER_STATE_WRITE,
-  FG_ERR_BROKER_STATE_CLOSED: ErrorCodes.FG_ERR_BROKER_STATE_CLOSED,
-  FG_ERR_BROKER_STATE_CORRUPT: ErrorCodes.FG_ERR_BROKER_STATE_CORRUPT,
-  FG_ERR_BROKER_NO_SUCH_PACKET: ErrorCodes.FG_ERR_BROKER_NO_SUCH_PACKET
+  FG_ERR_BROKER_STATE_WRITE: StorageErrorCodes.FG_ERR_BROKER_STATE_WRITE,
+  FG_ERR_BROKER_STATE_CLOSED: StorageErrorCodes.FG_ERR_BROKER_STATE_CLOSED,
+  FG_ERR_BROKER_STATE_CORRUPT: StorageErrorCodes.FG_ERR_BROKER_STATE_CORRUPT,
+  FG_ERR_BROKER_NO_SUCH_PACKET: StorageErrorCodes.FG_ERR_BROKER_NO_SUCH_PACKET
 }
 
-export class BrokerStateError extends FlowgateError {
+export class BrokerStateError extends StorageError {
   declare readonly code: BrokerStateErrorCode
 
   constructor (code: BrokerStateErrorCode, message: string, options?: { cause?: unknown }) {

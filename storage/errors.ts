@@ -7,7 +7,6 @@
 export const StorageErrorCodes = {
   FG_ERR_DATA_DIR_LOCKED: 'the data directory is in use by another running gateway',
   FG_ERR_DATA_DIR_ACCESS: 'the data directory cannot be created or written',
-  FG_ERR_STORE_WRITE: 'a commit to the event log failed (disk full or I/O error)',
   FG_ERR_STORE_CLOSED: 'the event log is closed (the gateway is stopping)',
   FG_ERR_STORE_FULL: 'the event log is full and storage.whenFull is reject-new',
   FG_ERR_BROKER_STATE_WRITE: 'a broker state write to LevelDB failed; the store refuses further changes',

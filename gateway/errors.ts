@@ -19,6 +19,7 @@ export const GatewayErrorCodes = {
   FG_ERR_ADMIN_BAD_REQUEST: 'admin API: a parameter is missing or invalid (400)',
   FG_ERR_ADMIN_UNAUTHORIZED: 'admin API: the bearer token is missing or wrong (401)',
   FG_ERR_ADMIN_CONFLICT: 'admin API: the request conflicts with the bridge\'s state (409)',
+  FG_ERR_ADMIN_INTERNAL: 'admin API: the request failed inside the gateway; the log has the cause (500)',
   FG_ERR_ADMIN_UNREACHABLE: 'a command cannot reach the admin API of a running gateway',
   FG_ERR_USAGE: 'the command line is not valid'
 } as const

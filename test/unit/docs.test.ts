@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { DOC_END, DOC_START, renderConfigReference } from '../../config/index.js'
-import { ErrorCodes } from '../../gateway/index.js'
 import { repoRoot } from '../helpers/paths.js'
 
 const readme = await readFile(join(repoRoot, 'README.md'), 'utf8')
@@ -12,10 +11,6 @@ t.test('the README config reference is the one generated from the schema', async
   const end = readme.indexOf(DOC_END)
   t.ok(start >= 0 && end > start, 'README has the reference markers')
   t.equal(readme.slice(start, end + DOC_END.length), renderConfigReference(), 'run `npm run docs` after changing config/schema.ts')
-})
-
-t.test('the README lists every error code', async t => {
-  for (const code of Object.keys(ErrorCodes)) t.match(readme, `| \`${code}\` |`, code)
 })
 
 t.test('the README shows the two commands a newcomer needs', async t => {

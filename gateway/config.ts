@@ -3,17 +3,10 @@
  * bridge compilers can make (filters, CESQL, topic patterns, templates).
  */
 import { existsSync } from 'node:fs'
-import { isIP } from 'node:net'
 import cron from 'node-cron'
 import { BridgeConfigError, compileBridge } from '../bridges/index.js'
 import { defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
-import { checkSecurityConfig } from './auth/index.js'
-
-/** 127.0.0.0/8, ::1 and localhost: addresses only this machine reaches. */
-export function isLoopback (host: string): boolean {
-  if (host === 'localhost' || host === '::1') return true
-  return isIP(host) === 4 && host.startsWith('127.')
-}
+import { checkSecurityConfig, isLoopback } from './auth/index.js'
 
 function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
   if (!cron.validate(expr)) issues.push({ path, message: `not a valid cron expression: ${JSON.stringify(expr)}` })

@@ -1,12 +1,12 @@
 /**
  * A bridge's config compiled once into the pure stages it runs per record:
- * topic match, CloudEvent mapping, filters. Errors are ConfigErrors whose path
+ * topic match, CloudEvent mapping, filters. Errors are ConfigValueErrors whose path
  * is relative to the bridge (`filters[1].sql`), for the loader to prefix.
  */
 import type { BridgeConfig } from '../config/index.js'
-import { parseDuration, parseSize } from '../config/index.js'
+import { ConfigValueError, parseDuration, parseSize } from '../config/index.js'
 import { compile as compileCesql } from './cesql/index.js'
-import { ConfigError, contextAttributes, createMapper, type RecordMapper } from './cloudevents/index.js'
+import { contextAttributes, createMapper, type RecordMapper } from './cloudevents/index.js'
 import { compileFilters, type EventPredicate } from './filters/index.js'
 import { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
 
@@ -36,27 +36,27 @@ export function compileSqlFilter (expression: string): EventPredicate {
   const compiled = compileCesql(expression)
   if (!compiled.ok) {
     const { line, column } = compiled.position
-    throw new ConfigError('', `invalid CESQL expression ${JSON.stringify(expression)} at line ${line}, column ${column}: ${compiled.message}`)
+    throw new ConfigValueError('', `invalid CESQL expression ${JSON.stringify(expression)} at line ${line}, column ${column}: ${compiled.message}`)
   }
   return event => compiled.matches(contextAttributes(event))
 }
 
 export function parseStart (start: string | number): StartPosition {
   if (typeof start === 'number') {
-    if (!Number.isSafeInteger(start) || start < 0) throw new ConfigError('start', 'a sequence number must be a non-negative integer')
+    if (!Number.isSafeInteger(start) || start < 0) throw new ConfigValueError('start', 'a sequence number must be a non-negative integer')
     return { kind: 'seq', seq: start }
   }
   if (start === 'end' || start === 'earliest') return { kind: start }
   if (/^\d+$/.test(start)) return { kind: 'seq', seq: Number(start) }
   if (RFC3339.test(start) && !Number.isNaN(Date.parse(start))) return { kind: 'time', ms: Date.parse(start) }
-  throw new ConfigError('start', `must be end, earliest, an RFC 3339 time or a sequence number, got ${JSON.stringify(start)}`)
+  throw new ConfigValueError('start', `must be end, earliest, an RFC 3339 time or a sequence number, got ${JSON.stringify(start)}`)
 }
 
 function within (prefix: string, fn: () => void): void {
   try {
     fn()
   } catch (err) {
-    if (err instanceof ConfigError) throw err.atPath(prefix)
+    if (err instanceof ConfigValueError) throw err.atPath(prefix)
     throw err
   }
 }
@@ -73,8 +73,8 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
   const start = parseStart(cfg.start)
   const initial = parseDuration(cfg.retry.initialDelay)
   const max = parseDuration(cfg.retry.maxDelay)
-  if (initial <= 0) throw new ConfigError('retry.initialDelay', 'must be more than 0')
-  if (max < initial) throw new ConfigError('retry.maxDelay', 'must not be less than retry.initialDelay')
+  if (initial <= 0) throw new ConfigValueError('retry.initialDelay', 'must be more than 0')
+  if (max < initial) throw new ConfigValueError('retry.maxDelay', 'must not be less than retry.initialDelay')
   return {
     name: cfg.name,
     gatewayId,

@@ -4,7 +4,6 @@ export { compileBridge, compileSqlFilter, parseStart, type CompiledBridge, type 
 export type { HttpSink, HttpSinkOptions, SendResult } from './sink/http-sink.js'
 export { loadHttpSink } from './sink/load.js'
 export { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
-export { ConfigError as BridgeConfigError } from './cloudevents/index.js'
 export { HEARTBEAT_TOPIC, HEARTBEAT_TYPE, heartbeatEvent } from './heartbeat.js'
 export { BridgeErrorCodes, type BridgeErrorCode } from './errors.js'
 export { classify } from './retry/index.js'

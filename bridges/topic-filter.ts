@@ -1,13 +1,13 @@
 /** MQTT topic filters (`+` one level, `#` the rest) compiled into matchers. [MQTT-4.7] */
-import { ConfigError } from './cloudevents/index.js'
+import { ConfigValueError } from '../config/index.js'
 
 export type TopicMatcher = (topic: string) => boolean
 
 function compileOne (filter: string, path: string): TopicMatcher {
   const levels = filter.split('/')
   levels.forEach((level, i) => {
-    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) throw new ConfigError(path, `"#" must be a whole level at the end of the filter: ${JSON.stringify(filter)}`)
-    if (level.includes('+') && level !== '+') throw new ConfigError(path, `"+" must be a whole level: ${JSON.stringify(filter)}`)
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) throw new ConfigValueError(path, `"#" must be a whole level at the end of the filter: ${JSON.stringify(filter)}`)
+    if (level.includes('+') && level !== '+') throw new ConfigValueError(path, `"+" must be a whole level: ${JSON.stringify(filter)}`)
   })
   if (filter === '#') return topic => !topic.startsWith('$') // [MQTT-4.7.2-1]
   if (!filter.includes('+') && !filter.includes('#')) return topic => topic === filter

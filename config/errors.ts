@@ -33,3 +33,35 @@ export class ConfigError extends Error {
     this.issues = issues
   }
 }
+
+/**
+ * One configuration value a stage cannot compile (a bridge's filters, templates, topic pattern).
+ * `path` is relative to the value the stage was given (`topicPattern`, `[1].any[0]`, or '' for
+ * the value itself); whoever gave it the value prefixes that value's key path with `atPath()`.
+ */
+export class ConfigValueError extends ConfigError {
+  /** Relative key path, `type`, `[1].any[0]`, `[0].exact.subject`; '' for the value itself. */
+  readonly path: string
+  /** The problem without the path, e.g. `unknown filter dialect "regex"`. */
+  readonly detail: string
+
+  constructor (path: string, detail: string, options?: { cause?: unknown }) {
+    super([{ path, message: detail }], undefined, options)
+    this.message = path === '' ? detail : `${path}: ${detail}`
+    this.name = 'ConfigValueError'
+    this.path = path
+    this.detail = detail
+  }
+
+  /** The same error with `prefix` (the key path of the compiled value) in front of its path. */
+  atPath (prefix: string): ConfigValueError {
+    return new ConfigValueError(joinPath(prefix, this.path), this.detail, { cause: this.cause })
+  }
+}
+
+/** Joins key paths: `bridges[0].filters` + `[1].any[0]`, `bridges[0].event` + `type`. */
+function joinPath (prefix: string, path: string): string {
+  if (prefix === '') return path
+  if (path === '') return prefix
+  return path.startsWith('[') ? prefix + path : `${prefix}.${path}`
+}

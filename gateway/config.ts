@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs'
 import cron from 'node-cron'
-import { BridgeConfigError, compileBridge } from '../bridges/index.js'
-import { defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
+import { compileBridge } from '../bridges/index.js'
+import { ConfigValueError, defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
 import { checkSecurityConfig, isLoopback } from './auth/index.js'
 
 function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
@@ -31,9 +31,9 @@ export function checkConfig (config: Config): ConfigIssue[] {
     try {
       compileBridge(bridge, config.gateway.id)
     } catch (err) {
-      if (!(err instanceof BridgeConfigError)) throw err
-      const path = err.path === '' ? at : err.path.startsWith('[') ? at + err.path : `${at}.${err.path}`
-      issues.push({ path, message: err.detail })
+      if (!(err instanceof ConfigValueError)) throw err
+      const located = err.atPath(at)
+      issues.push({ path: located.path, message: located.detail })
     }
     if (bridge.window !== undefined) checkCron(bridge.window.schedule, `${at}.window.schedule`, issues)
     for (const key of ['ca', 'cert', 'key'] as const) {

@@ -6,7 +6,7 @@ export {
   SPEC_VERSION, CORE_ATTRIBUTES, isCoreAttribute, canonicalString, attributeGetter, attributeString, isJsonContentType, contextAttributes,
   type CloudEvent, type CloudEventData, type ExtensionValue, type JsonValue, type CoreAttribute, type AttributeGetter
 } from './event.js'
-export { ConfigError, CloudEventError, CloudEventErrorCodes, joinPath, type CloudEventErrorCode } from './errors.js'
+export { CloudEventError, CloudEventErrorCodes, type CloudEventErrorCode } from './errors.js'
 export {
   validateEvent, attributeNameProblem, extensionNameProblem, extensionValueProblem, stringProblem,
   isTimestamp, isUriReference, isAbsoluteUri, isMediaType, RECOMMENDED_NAME_LENGTH

@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import type { LogRecord } from '../../storage/index.js'
-import { ConfigError } from './errors.js'
+import { ConfigValueError } from '../../config/index.js'
 import { SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue } from './event.js'
 import { compileTemplate, type Template, type TemplateContext } from './template.js'
 import { compileTopicPattern, type TopicPattern } from './topic-pattern.js'
@@ -116,12 +116,12 @@ function compileAt<T> (key: string, fn: () => T): T {
   try {
     return fn()
   } catch (err) {
-    throw err instanceof ConfigError ? err.atPath(key) : err
+    throw err instanceof ConfigValueError ? err.atPath(key) : err
   }
 }
 
 /**
- * Compiles the mapping. Throws ConfigError whose `path` is the option key (`topicPattern`,
+ * Compiles the mapping. Throws ConfigValueError whose `path` is the option key (`topicPattern`,
  * `type`, `source`, `subject`, `gatewayId`); the config loader prefixes the bridge's key path.
  *
  * The event: specversion 1.0; id `${gatewayId}-${seq}`; source, type and subject from their
@@ -135,9 +135,9 @@ function compileAt<T> (key: string, fn: () => T): T {
  */
 export function createMapper (options: MapperOptions): RecordMapper {
   const gatewayId = options.gatewayId
-  if (typeof gatewayId !== 'string' || gatewayId === '') throw new ConfigError('gatewayId', 'must be a non-empty string')
+  if (typeof gatewayId !== 'string' || gatewayId === '') throw new ConfigValueError('gatewayId', 'must be a non-empty string')
   const badId = stringProblem(gatewayId)
-  if (badId !== undefined) throw new ConfigError('gatewayId', badId)
+  if (badId !== undefined) throw new ConfigValueError('gatewayId', badId)
 
   const pattern: TopicPattern | undefined = options.topicPattern === undefined
     ? undefined
@@ -151,14 +151,14 @@ export function createMapper (options: MapperOptions): RecordMapper {
   function textTemplate (key: 'type' | 'subject', text: string): Template {
     return compileAt(key, () => {
       const bad = stringProblem(text)
-      if (bad !== undefined) throw new ConfigError('', `template ${bad}`)
+      if (bad !== undefined) throw new ConfigValueError('', `template ${bad}`)
       return compileTemplate(text, textScope)
     })
   }
   function sourceTemplate (text: string): Template {
     return compileAt('source', () => {
       const t = compileTemplate(text, sourceScope)
-      if (!isUriReference(t.render(sample))) throw new ConfigError('', `template "${text}" does not make a URI-reference (RFC 3986); percent-encode literal characters such as spaces`)
+      if (!isUriReference(t.render(sample))) throw new ConfigValueError('', `template "${text}" does not make a URI-reference (RFC 3986); percent-encode literal characters such as spaces`)
       return t
     })
   }

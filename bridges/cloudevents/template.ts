@@ -2,7 +2,7 @@
  * Attribute templates: `com.example.{kind}`, `/sites/kitchen/{deviceid}`. Compiled once into
  * literal parts and value slots; rendering is a loop of string concatenations.
  */
-import { ConfigError } from './errors.js'
+import { ConfigValueError } from '../../config/index.js'
 
 /** What a template can refer to when it is rendered. */
 export interface TemplateContext {
@@ -34,11 +34,11 @@ export interface TemplateScope {
 export const BUILTIN_NAMES = ['topic', 'clientid', 'gatewayid'] as const
 
 /**
- * Compiles `text`. Throws ConfigError (path '') for an empty template, an unbalanced brace or
+ * Compiles `text`. Throws ConfigValueError (path '') for an empty template, an unbalanced brace or
  * a placeholder that names neither a topic-pattern level nor a built-in.
  */
 export function compileTemplate (text: string, scope: TemplateScope): Template {
-  if (typeof text !== 'string' || text === '') throw new ConfigError('', 'template must be a non-empty string')
+  if (typeof text !== 'string' || text === '') throw new ConfigValueError('', 'template must be a non-empty string')
   const encode = scope.encode ?? ((v: string) => v)
   const parts: Array<string | number> = []
   let usesPattern = false
@@ -47,13 +47,13 @@ export function compileTemplate (text: string, scope: TemplateScope): Template {
   while (i < text.length) {
     const open = text.indexOf('{', i)
     const close = text.indexOf('}', i)
-    if (close !== -1 && (open === -1 || close < open)) throw new ConfigError('', `template "${text}" has "}" without "{"`)
+    if (close !== -1 && (open === -1 || close < open)) throw new ConfigValueError('', `template "${text}" has "}" without "{"`)
     if (open === -1) {
       literal += text.slice(i)
       break
     }
     literal += text.slice(i, open)
-    if (close === -1) throw new ConfigError('', `template "${text}" has "{" without "}"`)
+    if (close === -1) throw new ConfigValueError('', `template "${text}" has "{" without "}"`)
     const name = text.slice(open + 1, close)
     const index = scope.patternNames.indexOf(name)
     if (index !== -1) {
@@ -67,7 +67,7 @@ export function compileTemplate (text: string, scope: TemplateScope): Template {
       literal += encode(scope.gatewayId)
     } else {
       const known = [...scope.patternNames, ...BUILTIN_NAMES].map(n => `{${n}}`).join(', ')
-      throw new ConfigError('', `template "${text}" refers to unknown {${name}}; known placeholders: ${known}`)
+      throw new ConfigValueError('', `template "${text}" refers to unknown {${name}}; known placeholders: ${known}`)
     }
     i = close + 1
   }

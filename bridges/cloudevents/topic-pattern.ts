@@ -3,7 +3,7 @@
  * literal, `+` (any one level, MQTT style) or `{name}` (any one non-empty level, captured).
  * Compiled once; matching walks the topic with indexOf, no regex and no split per call.
  */
-import { ConfigError } from './errors.js'
+import { ConfigValueError } from '../../config/index.js'
 
 const enum Kind { Literal, Any, Capture }
 
@@ -22,10 +22,10 @@ export interface TopicPattern {
 
 /**
  * Compiles `pattern`. `checkName` returns a problem with a capture name (or undefined).
- * Throws ConfigError (path '') naming the level that is wrong.
+ * Throws ConfigValueError (path '') naming the level that is wrong.
  */
 export function compileTopicPattern (pattern: string, checkName: (name: string) => string | undefined): TopicPattern {
-  if (typeof pattern !== 'string' || pattern === '') throw new ConfigError('', 'topicPattern must be a non-empty string')
+  if (typeof pattern !== 'string' || pattern === '') throw new ConfigValueError('', 'topicPattern must be a non-empty string')
   const levels: Level[] = []
   const names: string[] = []
   for (const part of pattern.split('/')) {
@@ -34,14 +34,14 @@ export function compileTopicPattern (pattern: string, checkName: (name: string) 
     } else if (part.startsWith('{') && part.endsWith('}') && part.length > 2) {
       const name = part.slice(1, -1)
       const bad = checkName(name)
-      if (bad !== undefined) throw new ConfigError('', `topicPattern level "${part}": ${bad}`)
-      if (names.includes(name)) throw new ConfigError('', `topicPattern names {${name}} twice`)
+      if (bad !== undefined) throw new ConfigValueError('', `topicPattern level "${part}": ${bad}`)
+      if (names.includes(name)) throw new ConfigValueError('', `topicPattern names {${name}} twice`)
       names.push(name)
       levels.push({ kind: Kind.Capture, text: '' })
     } else if (part === '#') {
-      throw new ConfigError('', 'topicPattern: "#" is not supported; use "+" for one level or {name} to capture one')
+      throw new ConfigValueError('', 'topicPattern: "#" is not supported; use "+" for one level or {name} to capture one')
     } else if (/[+#{}]/.test(part)) {
-      throw new ConfigError('', `topicPattern level "${part}": a level is a literal, "+" or a whole {name}; "+", "#", "{" and "}" cannot be mixed with other text`)
+      throw new ConfigValueError('', `topicPattern level "${part}": a level is a literal, "+" or a whole {name}; "+", "#", "{" and "}" cannot be mixed with other text`)
     } else {
       levels.push({ kind: Kind.Literal, text: part })
     }

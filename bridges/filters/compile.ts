@@ -4,7 +4,8 @@
  * once into a predicate over mapped CloudEvents; a list is ANDed.
  * https://github.com/cloudevents/spec/blob/main/subscriptions/spec.md#324-filters
  */
-import { attributeGetter, attributeNameProblem, ConfigError, type AttributeGetter, type CloudEvent } from '../cloudevents/index.js'
+import { ConfigValueError } from '../../config/index.js'
+import { attributeGetter, attributeNameProblem, type AttributeGetter, type CloudEvent } from '../cloudevents/index.js'
 
 export type EventPredicate = (event: CloudEvent) => boolean
 
@@ -42,17 +43,17 @@ const COMPARE: Record<'exact' | 'prefix' | 'suffix', Compare> = {
  * attribute does not match. Names and values must be non-empty strings.
  */
 function compileMatch (dialect: 'exact' | 'prefix' | 'suffix', spec: unknown, path: string): EventPredicate {
-  if (!isPlainObject(spec)) throw new ConfigError(path, `${dialect} takes an object of attribute: value, got ${describe(spec)}`)
+  if (!isPlainObject(spec)) throw new ConfigValueError(path, `${dialect} takes an object of attribute: value, got ${describe(spec)}`)
   const names = Object.keys(spec)
-  if (names.length === 0) throw new ConfigError(path, `${dialect} must name at least one attribute`)
+  if (names.length === 0) throw new ConfigValueError(path, `${dialect} must name at least one attribute`)
   const getters: AttributeGetter[] = []
   const values: string[] = []
   for (const name of names) {
     const bad = attributeNameProblem(name)
-    if (bad !== undefined) throw new ConfigError(path, bad)
+    if (bad !== undefined) throw new ConfigValueError(path, bad)
     const value = spec[name]
     if (typeof value !== 'string' || value === '') {
-      throw new ConfigError(`${path}.${name}`, `must be a non-empty string (attribute values compare as strings; quote numbers and booleans in YAML), got ${describe(value)}`)
+      throw new ConfigValueError(`${path}.${name}`, `must be a non-empty string (attribute values compare as strings; quote numbers and booleans in YAML), got ${describe(value)}`)
     }
     getters.push(attributeGetter(name))
     values.push(value)
@@ -76,9 +77,9 @@ function compileMatch (dialect: 'exact' | 'prefix' | 'suffix', spec: unknown, pa
 }
 
 function compileList (dialect: 'all' | 'any', list: unknown, path: string, options: CompileFiltersOptions): EventPredicate {
-  if (!Array.isArray(list)) throw new ConfigError(path, `${dialect} takes a list of filters, got ${describe(list)}`)
+  if (!Array.isArray(list)) throw new ConfigValueError(path, `${dialect} takes a list of filters, got ${describe(list)}`)
   // [SUB 3.2.4.1.1] there MUST be at least one filter expression in the array.
-  if (list.length === 0) throw new ConfigError(path, `${dialect} needs at least one filter`)
+  if (list.length === 0) throw new ConfigValueError(path, `${dialect} needs at least one filter`)
   const preds = list.map((f, i) => compileFilter(f, options, `${path}[${i}]`))
   if (preds.length === 1) return preds[0] as EventPredicate
   return dialect === 'all'
@@ -88,13 +89,13 @@ function compileList (dialect: 'all' | 'any', list: unknown, path: string, optio
 
 /** [SUB 3.2.4.1.2] sql: true only when the expression yields TRUE; errors and non-booleans are false. */
 function compileSql (expression: unknown, path: string, options: CompileFiltersOptions): EventPredicate {
-  if (typeof expression !== 'string' || expression.trim() === '') throw new ConfigError(path, `sql takes a CESQL expression string, got ${describe(expression)}`)
-  if (options.sql === undefined) throw new ConfigError(path, 'sql filters need a CESQL engine and none is configured')
+  if (typeof expression !== 'string' || expression.trim() === '') throw new ConfigValueError(path, `sql takes a CESQL expression string, got ${describe(expression)}`)
+  if (options.sql === undefined) throw new ConfigValueError(path, 'sql filters need a CESQL engine and none is configured')
   let fn: EventPredicate
   try {
     fn = options.sql(expression)
   } catch (err) {
-    throw new ConfigError(path, `invalid CESQL expression: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new ConfigValueError(path, `invalid CESQL expression: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
   return event => {
     try {
@@ -107,13 +108,13 @@ function compileSql (expression: unknown, path: string, options: CompileFiltersO
 
 /**
  * Compiles one filter object (exactly one dialect key). `path` is where the filter sits,
- * used in ConfigError paths: `[1]`, `[1].any[0]`, `[0].not`.
+ * used in ConfigValueError paths: `[1]`, `[1].any[0]`, `[0].not`.
  */
 export function compileFilter (filter: unknown, options: CompileFiltersOptions = {}, path = ''): EventPredicate {
-  if (!isPlainObject(filter)) throw new ConfigError(path, `a filter is an object with one dialect key (${FILTER_DIALECTS.join(', ')}), got ${describe(filter)}`)
+  if (!isPlainObject(filter)) throw new ConfigValueError(path, `a filter is an object with one dialect key (${FILTER_DIALECTS.join(', ')}), got ${describe(filter)}`)
   const keys = Object.keys(filter)
   if (keys.length !== 1) {
-    throw new ConfigError(path, keys.length === 0
+    throw new ConfigValueError(path, keys.length === 0
       ? `a filter needs one dialect key (${FILTER_DIALECTS.join(', ')})`
       : `a filter has exactly one dialect, found ${keys.length}: ${keys.join(', ')}`)
   }
@@ -133,18 +134,18 @@ export function compileFilter (filter: unknown, options: CompileFiltersOptions =
       return compileSql(spec, at, options)
     default:
       // [SUB 3.2.4] an unsupported dialect MUST be rejected.
-      throw new ConfigError(path, `unknown filter dialect "${dialect}"; supported: ${FILTER_DIALECTS.join(', ')}`)
+      throw new ConfigValueError(path, `unknown filter dialect "${dialect}"; supported: ${FILTER_DIALECTS.join(', ')}`)
   }
 }
 
 /**
  * Compiles a bridge's `filters` list into one predicate: every filter must match (AND).
- * An absent or empty list matches every event. Throws ConfigError whose `path` is relative
+ * An absent or empty list matches every event. Throws ConfigValueError whose `path` is relative
  * to the list (`[1].any[0]`); prefix it with the list's key path via `err.atPath(...)`.
  */
 export function compileFilters (filters: unknown, options: CompileFiltersOptions = {}): EventPredicate {
   if (filters === undefined || filters === null) return ALWAYS
-  if (!Array.isArray(filters)) throw new ConfigError('', `filters must be a list of filters, got ${describe(filters)}`)
+  if (!Array.isArray(filters)) throw new ConfigValueError('', `filters must be a list of filters, got ${describe(filters)}`)
   const preds = filters.map((f, i) => compileFilter(f, options, `[${i}]`))
   if (preds.length === 0) return ALWAYS
   if (preds.length === 1) return preds[0] as EventPredicate

@@ -84,7 +84,7 @@ t.test('sql goes through the hook', async t => {
 
 t.test('configuration errors carry the path inside the list', async t => {
   const err = (filters: unknown, path: string, message: RegExp): void => {
-    t.throws(() => compileFilters(filters), { name: 'ConfigError', code: 'FG_ERR_CONFIG_INVALID', path, message }, `${path} ${String(message)}`)
+    t.throws(() => compileFilters(filters), { name: 'ConfigValueError', code: 'FG_ERR_CONFIG_INVALID', path, message }, `${path} ${String(message)}`)
   }
   err([{ exact: { type: 'x' } }, { any: [{ regex: { type: '.*' } }] }], '[1].any[0]', /unknown filter dialect "regex"/)
   err([{ exact: { type: 'x' }, prefix: { type: 'x' } }], '[0]', /exactly one dialect, found 2: exact, prefix/)

@@ -21,7 +21,7 @@ function record (over: Partial<LogRecord> = {}): LogRecord {
 }
 
 function configError (tt: Pick<typeof t, 'throws'>, fn: () => unknown, path: string, detail: RegExp): void {
-  tt.throws(fn, { name: 'ConfigError', code: 'FG_ERR_CONFIG_INVALID', path, detail }, `${path}: ${String(detail)}`)
+  tt.throws(fn, { name: 'ConfigValueError', code: 'FG_ERR_CONFIG_INVALID', path, detail }, `${path}: ${String(detail)}`)
 }
 
 t.test('defaults', async t => {
@@ -165,7 +165,7 @@ t.test('configuration errors name the key and the problem', async t => {
   configError(t, () => createMapper({ gatewayId: 'gw', type: 'a}b' }), 'type', /without "\{"/)
   configError(t, () => createMapper({ gatewayId: 'gw', type: '' }), 'type', /non-empty/)
   configError(t, () => createMapper({ gatewayId: 'gw', source: '/sites/my kitchen' }), 'source', /URI-reference/)
-  const err = (() => { try { createMapper({ gatewayId: 'gw', type: 'x.{y}' }) } catch (e) { return e as import('../../bridges/cloudevents/index.js').ConfigError } })()
+  const err = (() => { try { createMapper({ gatewayId: 'gw', type: 'x.{y}' }) } catch (e) { return e as import('../../config/index.js').ConfigValueError } })()
   t.equal(err?.atPath('bridges[0].event').message.split(':')[0], 'bridges[0].event.type', 'the loader can prefix the key path')
 })
 

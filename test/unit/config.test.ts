@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, defaultConfig, parseConfig, parseDuration, parseSize, printConfig } from '../../config/index.js'
+import { ConfigError, ConfigValueError, defaultConfig, parseConfig, parseDuration, parseSize, printConfig } from '../../config/index.js'
 
 function issuesOf (text: string, env: NodeJS.ProcessEnv = {}): Array<{ path: string, line?: number | undefined, message: string }> {
   try {
@@ -70,4 +70,27 @@ t.test('sizes and durations', async t => {
   t.equal(parseDuration('250ms'), 250)
   t.throws(() => parseDuration('7'), TypeError)
   t.throws(() => parseSize('1 parsec'), TypeError)
+})
+
+t.test('one kind of configuration error: a bad value a bridge stage finds is a ConfigError too', async t => {
+  const err = new ConfigValueError('[1].any[0]', 'unknown filter dialect "regex"')
+  t.ok(err instanceof ConfigError, 'callers catch ConfigError for both')
+  t.equal(err.code, 'FG_ERR_CONFIG_INVALID')
+  t.equal(err.message, '[1].any[0]: unknown filter dialect "regex"')
+  const located = err.atPath('bridges[0].filters')
+  t.strictSame(located.issues, [{ path: 'bridges[0].filters[1].any[0]', message: 'unknown filter dialect "regex"' }], 'the loader prefixes the key path')
+  t.equal(new ConfigValueError('', 'must be a string').atPath('bridges[2].event.type').path, 'bridges[2].event.type')
+  t.equal(new ConfigValueError('type', 'x').atPath('bridges[0].event').path, 'bridges[0].event.type')
+})
+
+t.test('a bridge setting a stage refuses is reported like any config issue, with its key path and line', async t => {
+  const { parseGatewayConfig } = await import('../../gateway/config.js')
+  const text = 'bridges:\n  - name: up\n    topics: ["a/#"]\n    sink:\n      url: http://127.0.0.1:1/x\n    filters:\n      - exact: { type: x }\n      - any: [{ regex: { type: ".*" } }]\n'
+  try {
+    parseGatewayConfig(text, { env: {}, file: 'f.yaml' })
+    t.fail('the regex dialect must be refused')
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    t.match(err.message, /^f\.yaml:8: bridges\[0\]\.filters\[1\]\.any\[0\]: unknown filter dialect "regex"/)
+  }
 })

@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
-import { CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, createBatchEncoder, encodeEventJSON, encodeHttp, toJSONFormat, type CloudEvent, type HttpMessage } from './cloudevents/index.js'
+import { CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, createEventBatchEncoder, encodeEventJSON, encodeHttp, toJSONFormat, type CloudEvent, type HttpMessage } from './cloudevents/index.js'
 import { createEventJSONEncoder } from './cloudevents/json-format.js'
 import type { CompiledBridge } from './compile.js'
 import { HEARTBEAT_TOPIC, heartbeatEvent } from './heartbeat.js'
@@ -354,7 +354,7 @@ export class Bridge {
     if (this.cfg.mode === 'structured') {
       return first.piece === undefined ? encodeHttp(first.event, 'structured') : { headers: { 'content-type': CONTENT_TYPE_STRUCTURED }, body: first.piece }
     }
-    const enc = createBatchEncoder()
+    const enc = createEventBatchEncoder()
     for (const item of items) enc.push(item.piece as Buffer)
     return enc.finish()
   }

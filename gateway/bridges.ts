@@ -6,7 +6,7 @@
  * the stored cursor, so there is never more than one request in flight.
  */
 import { readFile } from 'node:fs/promises'
-import { Bridge, classify, compileBridge, encodeBatch, encodeHttp, fromJSONFormat, loadHttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
+import { Bridge, classify, compileBridge, encodeEventBatch, encodeHttp, fromJSONFormat, loadHttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
 import { parseDuration, type BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
 import type { Logger } from './logger.js'
@@ -195,7 +195,7 @@ export class BridgeSet {
       try {
         for (const letter of letters) {
           const event = fromJSONFormat(letter.event)
-          const message = entry.cfg.sink.mode === 'batch' ? encodeBatch([event]) : encodeHttp(event, entry.cfg.sink.mode)
+          const message = entry.cfg.sink.mode === 'batch' ? encodeEventBatch([event]) : encodeHttp(event, entry.cfg.sink.mode)
           const sent = await sink.send(message)
           const decision = classify(sent.outcome)
           if (decision.action === 'success') {

@@ -27,7 +27,7 @@ type WireRecord = [number, string, Uint8Array, number, boolean, string, string |
  * Buffer, and every record is then written with a few byte stores and TypedArray copies, without
  * per-character loops or calls into Buffer's methods.
  */
-export function encodeBatch (records: readonly PendingRecord[], headroom = 0): Buffer {
+export function encodeRecordBatch (records: readonly PendingRecord[], headroom = 0): Buffer {
   const first = records[0]
   if (first === undefined) throw new TypeError('empty batch')
   const n = records.length
@@ -129,7 +129,7 @@ function writeNumber (out: Buffer, pos: number, v: number): number {
   return pos + 9
 }
 
-export function decodeBatch (firstSeq: number, value: Uint8Array): LogRecord[] {
+export function decodeRecordBatch (firstSeq: number, value: Uint8Array): LogRecord[] {
   const [firstTime, rows] = decoder.decode(value) as [number, WireRecord[]]
   const out: LogRecord[] = new Array(rows.length)
   for (let i = 0; i < rows.length; i++) {

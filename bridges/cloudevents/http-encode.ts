@@ -87,7 +87,7 @@ export function encodeHttp (event: CloudEvent, mode: ContentMode): HttpMessage {
  *
  * Sizes count the body only (headers are not included).
  */
-export interface BatchEncoder {
+export interface EventBatchEncoder {
   /** Events in the batch. */
   readonly count: number
   /** Body length in bytes if the batch were finished now (`[]` is 2). */
@@ -105,7 +105,7 @@ const OPEN = Buffer.from('[')
 const COMMA = Buffer.from(',')
 const CLOSE = Buffer.from(']')
 
-export function createBatchEncoder (): BatchEncoder {
+export function createEventBatchEncoder (): EventBatchEncoder {
   let pieces: Buffer[] = []
   let total = 0
   const length = (count: number, bytes: number): number => 2 + bytes + (count > 1 ? count - 1 : 0)
@@ -138,8 +138,8 @@ export function createBatchEncoder (): BatchEncoder {
 }
 
 /** [CE-HTTP 3.3] batched mode: the JSON batch format (a JSON array of JSON-format events). */
-export function encodeBatch (events: readonly CloudEvent[]): HttpMessage {
-  const batch = createBatchEncoder()
+export function encodeEventBatch (events: readonly CloudEvent[]): HttpMessage {
+  const batch = createEventBatchEncoder()
   for (const event of events) batch.add(event)
   return batch.finish()
 }

@@ -19,8 +19,8 @@ export {
 export { percentEncode, percentDecode } from './percent.js'
 export { toJSONFormat, fromJSONFormat, encodeEventJSON, type JsonFormatEvent } from './json-format.js'
 export {
-  encodeBinary, encodeStructured, encodeHttp, encodeBatch, createBatchEncoder,
+  encodeBinary, encodeStructured, encodeHttp, encodeEventBatch, createEventBatchEncoder,
   CONTENT_TYPE_STRUCTURED, CONTENT_TYPE_BATCH,
-  type ContentMode, type HttpMessage, type BatchEncoder
+  type ContentMode, type HttpMessage, type EventBatchEncoder
 } from './http-encode.js'
 export { decodeHttp, detectMode, type DecodedMessage, type DecodedMode, type IncomingHeaders } from './http-decode.js'

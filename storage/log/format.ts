@@ -15,7 +15,7 @@
  * write of its own, and the newest batch of the newest segment tells where the log stood.
  */
 import { crc32 } from 'node:zlib'
-import { decodeBatch, decodeMeta, encodeBatch, encodeMeta, type PendingRecord } from '../codec.js'
+import { decodeRecordBatch, decodeMeta, encodeRecordBatch, encodeMeta, type PendingRecord } from '../codec.js'
 import type { LogRecord } from '../record.js'
 
 const FORMAT = 0xf1
@@ -81,7 +81,7 @@ export function encodeStoredBatch (records: readonly PendingRecord[], segmentByt
   const last = records[records.length - 1]
   if (first === undefined || last === undefined) throw new TypeError('empty batch')
   const header = encodeMeta([records.length, first.time, last.time, segmentBytesBefore, wireState(state)] satisfies WireHeader)
-  const out = encodeBatch(records, PREFIX + header.length)
+  const out = encodeRecordBatch(records, PREFIX + header.length)
   out[0] = FORMAT
   out.writeUInt32BE(header.length, 5)
   out.set(header, PREFIX)
@@ -119,7 +119,7 @@ export function decodeStoredBatch (firstSeq: number, value: Uint8Array): { heade
   const header = headerAt(value, headerEnd)
   let records: LogRecord[]
   try {
-    records = decodeBatch(firstSeq, value.subarray(headerEnd))
+    records = decodeRecordBatch(firstSeq, value.subarray(headerEnd))
   } catch (cause) {
     throw new BatchFormatError(`record batch cannot be decoded (${(cause as Error).message})`)
   }

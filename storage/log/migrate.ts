@@ -5,7 +5,7 @@
  *       migration cut short runs again from the start at the next open.
  */
 import { rm } from 'node:fs/promises'
-import { decodeBatch, decodeMeta } from '../codec.js'
+import { decodeRecordBatch, decodeMeta } from '../codec.js'
 import { seqKey } from '../keys.js'
 import type { Store, StoreOp } from '../store.js'
 import { encodeStoredBatch, noDrops, type LogState } from './format.js'
@@ -26,7 +26,7 @@ export async function migrateLegacyLog (store: Store, meta: LogMeta, root: strin
   const summaries: StoreOp[] = []
   try {
     for await (const [key, value] of store.sublevel('log').iterator()) {
-      const records = decodeBatch(Number(key), value)
+      const records = decodeRecordBatch(Number(key), value)
       const first = records[0]
       const last = records[records.length - 1]
       if (first === undefined || last === undefined) continue

@@ -2,7 +2,7 @@ import t from 'tap'
 import { HTTP, type CloudEventV1 } from 'cloudevents'
 import type { LogRecord } from '../../storage/record.js'
 import {
-  createBatchEncoder, createMapper, decodeHttp, detectMode, encodeBatch, encodeBinary, encodeEventJSON, encodeHttp,
+  createEventBatchEncoder, createMapper, decodeHttp, detectMode, encodeEventBatch, encodeBinary, encodeEventJSON, encodeHttp,
   encodeStructured, percentDecode, percentEncode, canonicalString, isJsonContentType,
   type CloudEvent, type ContentMode, type HttpMessage
 } from '../../bridges/cloudevents/index.js'
@@ -128,7 +128,7 @@ t.test('round trips in binary and structured mode, checked against the SDK', asy
 
 t.test('batch mode round trip, checked against the SDK', async t => {
   const events = Object.values(EVENTS)
-  const msg = encodeBatch(events)
+  const msg = encodeEventBatch(events)
   t.equal(msg.headers['content-type'], 'application/cloudevents-batch+json; charset=UTF-8')
   const decoded = decodeHttp(msg.headers, msg.body)
   t.equal(decoded.mode, 'batch')
@@ -136,13 +136,13 @@ t.test('batch mode round trip, checked against the SDK', async t => {
   const sdk = sdkDecode(msg, 'batch')
   t.equal(sdk.length, events.length)
   events.forEach((ev, i) => compareWithSdk(t, ev, sdk[i] as SdkEvent, 'batch', `batch[${i}] (SDK)`))
-  const empty = encodeBatch([])
+  const empty = encodeEventBatch([])
   t.equal(empty.body.toString(), '[]')
   t.strictSame(decodeHttp(empty.headers, empty.body), { mode: 'batch', events: [] })
 })
 
 t.test('batch encoder reports exact byte sizes', async t => {
-  const batch = createBatchEncoder()
+  const batch = createEventBatchEncoder()
   t.equal(batch.byteLength, 2)
   const pieces = Object.values(EVENTS).slice(0, 3).map(encodeEventJSON)
   let expected = 2
@@ -161,7 +161,7 @@ t.test('batch encoder reports exact byte sizes', async t => {
   // A batcher that respects maxBytes.
   const maxBytes = pieces[0]!.length + pieces[1]!.length + 3
   const sent: Buffer[] = []
-  const b = createBatchEncoder()
+  const b = createEventBatchEncoder()
   for (const p of pieces) {
     if (b.count > 0 && b.byteLengthWith(p) > maxBytes) sent.push(b.finish().body)
     b.push(p)

@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml'
 import { HTTP, type CloudEventV1 } from 'cloudevents'
 import { conformanceDir } from '../helpers/paths.js'
 import {
-  decodeHttp, encodeBatch, encodeHttp, isJsonContentType,
+  decodeHttp, encodeEventBatch, encodeHttp, isJsonContentType,
   type CloudEvent, type ContentMode, type HttpMessage
 } from '../../bridges/cloudevents/index.js'
 
@@ -162,7 +162,7 @@ if (!existsSync(dir)) {
       }
 
       for (const other of ['structured', 'batch'] as const) {
-        const m = other === 'batch' ? encodeBatch([ev]) : encodeHttp(ev, other)
+        const m = other === 'batch' ? encodeEventBatch([ev]) : encodeHttp(ev, other)
         t.strictSame(decodeHttp(m.headers, m.body).events, [ev], `lossless through ${other} mode`)
       }
     })

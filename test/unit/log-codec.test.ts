@@ -1,6 +1,6 @@
 import { Encoder } from 'cbor-x'
 import t from 'tap'
-import { decodeBatch, encodeBatch, type PendingRecord } from '../../storage/codec.js'
+import { decodeRecordBatch, encodeRecordBatch, type PendingRecord } from '../../storage/codec.js'
 
 // The general encoder the log used before its own: batches written by either must read the same.
 const reference = new Encoder({ useRecords: false, tagUint8Array: false })
@@ -43,12 +43,12 @@ t.test('a record batch is the CBOR the general encoder writes, byte for byte, an
   let checked = 0
   for (let k = 0; k < 3000; k++) {
     const records = batch(rnd, k)
-    const encoded = encodeBatch(records)
+    const encoded = encodeRecordBatch(records)
     if (!encoded.equals(referenceBatch(records))) {
       t.fail(`batch ${k} differs from the reference encoding`, { records: records.map(r => ({ ...r, payload: r.payload.length })) })
       return
     }
-    const back = decodeBatch(100, encoded)
+    const back = decodeRecordBatch(100, encoded)
     if (back.length !== records.length) {
       t.fail(`batch ${k}: ${records.length} records written, ${back.length} read`)
       return
@@ -67,8 +67,8 @@ t.test('a record batch is the CBOR the general encoder writes, byte for byte, an
 })
 
 t.test('a string with a lone surrogate is stored as valid UTF-8, with U+FFFD in its place', async t => {
-  const encoded = encodeBatch([{ seq: 1, time: 1, topic: 'a/\ud800/b', payload: Buffer.from('x'), qos: 1, retain: false, clientId: 'dev\udc00', username: '\ud83d' }])
-  const [rec] = decodeBatch(1, encoded)
+  const encoded = encodeRecordBatch([{ seq: 1, time: 1, topic: 'a/\ud800/b', payload: Buffer.from('x'), qos: 1, retain: false, clientId: 'dev\udc00', username: '\ud83d' }])
+  const [rec] = decodeRecordBatch(1, encoded)
   t.equal(rec?.topic, 'a/\ufffd/b')
   t.equal(rec?.clientId, 'dev\ufffd')
   t.equal(rec?.username, '\ufffd')
@@ -76,5 +76,5 @@ t.test('a string with a lone surrogate is stored as valid UTF-8, with U+FFFD in 
 })
 
 t.test('an empty batch is refused', async t => {
-  t.throws(() => encodeBatch([]), TypeError)
+  t.throws(() => encodeRecordBatch([]), TypeError)
 })

@@ -16,7 +16,7 @@ type Token = { readonly kind: 'lit', readonly text: string } | { readonly kind: 
 export function tokenizePattern (pattern: string): Token[] {
   const tokens: Token[] = []
   let lit = ''
-  const flush = (): void => {
+  const pushLiteral = (): void => {
     if (lit !== '') tokens.push({ kind: 'lit', text: lit })
     lit = ''
   }
@@ -31,17 +31,17 @@ export function tokenizePattern (pattern: string): Token[] {
         lit += c
       }
     } else if (c === '%') {
-      flush()
+      pushLiteral()
       // consecutive % are one %
       if (tokens.length === 0 || tokens[tokens.length - 1]!.kind !== 'any') tokens.push({ kind: 'any' })
     } else if (c === '_') {
-      flush()
+      pushLiteral()
       tokens.push({ kind: 'one' })
     } else {
       lit += c
     }
   }
-  flush()
+  pushLiteral()
   return tokens
 }
 

@@ -19,6 +19,9 @@ export type CloudEventData = Buffer | JsonValue
 
 export const SPEC_VERSION = '1.0'
 
+/** The JSON media type: a mapped JSON payload's datacontenttype, and binary mode's Content-Type for JSON data. */
+export const CONTENT_TYPE_JSON = 'application/json'
+
 export interface CloudEvent {
   readonly specversion: typeof SPEC_VERSION
   readonly id: string

@@ -5,7 +5,7 @@
  * event's datacontenttype cannot carry (CloudEventError FG_ERR_CE_ENCODE).
  */
 import { CloudEventError } from './errors.js'
-import { canonicalString, isJsonContentType, type CloudEvent, type ExtensionValue } from './event.js'
+import { canonicalString, CONTENT_TYPE_JSON, isJsonContentType, type CloudEvent, type ExtensionValue } from './event.js'
 import { encodeEventJSON } from './json-format.js'
 import { percentEncode } from './percent.js'
 
@@ -21,7 +21,6 @@ export interface HttpMessage {
 export const CONTENT_TYPE_STRUCTURED = 'application/cloudevents+json; charset=UTF-8'
 /** [CE-HTTP 3.3.1] batched mode, JSON batch format. */
 export const CONTENT_TYPE_BATCH = 'application/cloudevents-batch+json; charset=UTF-8'
-const CONTENT_TYPE_JSON = 'application/json'
 
 const EMPTY = Buffer.alloc(0)
 const OPTIONAL = ['subject', 'time', 'dataschema'] as const

@@ -3,7 +3,7 @@
  * the HTTP protocol binding (binary, structured, batched). Pure code: no I/O.
  */
 export {
-  SPEC_VERSION, CORE_ATTRIBUTES, isCoreAttribute, canonicalString, attributeGetter, attributeString, isJsonContentType, contextAttributes,
+  SPEC_VERSION, CONTENT_TYPE_JSON, CORE_ATTRIBUTES, isCoreAttribute, canonicalString, attributeGetter, attributeString, isJsonContentType, contextAttributes,
   type CloudEvent, type CloudEventData, type ExtensionValue, type JsonValue, type CoreAttribute, type AttributeGetter
 } from './event.js'
 export { CloudEventError, CloudEventErrorCodes, type CloudEventErrorCode } from './errors.js'
@@ -13,7 +13,7 @@ export {
 } from './validate.js'
 export {
   createMapper, formatSequence, eventId, encodeUriPath, createTimeFormatter,
-  DEFAULT_TYPE, DEFAULT_SOURCE, DEFAULT_SUBJECT, SEQUENCE_WIDTH, CONTENT_TYPE_JSON, CONTENT_TYPE_BINARY,
+  DEFAULT_TYPE, DEFAULT_SOURCE, DEFAULT_SUBJECT, SEQUENCE_WIDTH, CONTENT_TYPE_BINARY,
   type MapperOptions, type RecordMapper
 } from './mapper.js'
 export { percentEncode, percentDecode } from './percent.js'

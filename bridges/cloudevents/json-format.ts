@@ -4,7 +4,7 @@
  * https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/formats/json-format.md
  */
 import { CloudEventError, invalid } from './errors.js'
-import { isJsonContentType, SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue, type JsonValue } from './event.js'
+import { CONTENT_TYPE_JSON, isJsonContentType, SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue, type JsonValue } from './event.js'
 import { attributeNameProblem, extensionNameProblem, extensionValueProblem, validateEvent } from './validate.js'
 
 /** An event in the JSON format, as a plain object ready for JSON.stringify. */
@@ -122,7 +122,7 @@ export function createEventJSONEncoder (maxKeys = 10_000): EventJSONEncoder {
       if (data === undefined) return Buffer.from(text + '}', 'utf8')
       if (Buffer.isBuffer(data)) return Buffer.from(text + ',"data_base64":"' + data.toString('base64') + '"}', 'utf8')
       const dct = event.datacontenttype
-      if (dct !== undefined && dct !== 'application/json' && !isJsonContentType(dct) && typeof data !== 'string') {
+      if (dct !== undefined && dct !== CONTENT_TYPE_JSON && !isJsonContentType(dct) && typeof data !== 'string') {
         throw new CloudEventError('FG_ERR_CE_ENCODE', `event ${event.id}: data must be a string or bytes when datacontenttype "${dct}" is not a JSON media type`, 'data')
       }
       if (rawJson === undefined) return Buffer.from(text + DATA_MEMBER + quote(data) + '}', 'utf8')

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { LogRecord } from '../../storage/index.js'
 import { ConfigValueError } from '../../config/index.js'
-import { SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue } from './event.js'
+import { CONTENT_TYPE_JSON, SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue } from './event.js'
 import { compileTemplate, type Template, type TemplateContext } from './template.js'
 import { compileTopicPattern, type TopicPattern } from './topic-pattern.js'
 import { extensionNameProblem, isUriReference, stringProblem } from './validate.js'
@@ -33,7 +33,6 @@ export const DEFAULT_SOURCE = '/flowgate/{gatewayid}'
 export const DEFAULT_SUBJECT = '{topic}'
 /** Digits of the `sequence` extension: every safe integer (2^53 - 1) fits, so strings sort numerically. */
 export const SEQUENCE_WIDTH = 16
-export const CONTENT_TYPE_JSON = 'application/json'
 export const CONTENT_TYPE_BINARY = 'application/octet-stream'
 
 /** Extensions the mapper always sets; topic-pattern names cannot take them, nor the built-ins. */

@@ -1,12 +1,12 @@
 // Runs every case of the CESQL v1.0.0 TCK (../shared/conformance/cesql-tck, copied from
 // cloudevents/spec cesql/cesql_tck) in place. Read that folder's README: it lists the traps
 // handled here (one outdated case, YAML typing, native extension types, the minimal event).
-import { existsSync, readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
 import { type CesqlEvent, compile } from '../../bridges/cesql/index.js'
-import { conformanceDir } from '../helpers/paths.js'
+import { conformanceDir, conformancePresent } from '../helpers/paths.js'
 
 const TCK_DIR = join(conformanceDir, 'cesql-tck')
 const EXPECTED_CASES = 275
@@ -53,9 +53,7 @@ function buildEvent (c: TckCase): CesqlEvent {
   return { ...(c.event ?? DEFAULT_EVENT), ...(c.eventOverrides ?? {}) }
 }
 
-if (!existsSync(TCK_DIR)) {
-  t.pass(`CESQL TCK folder ${TCK_DIR} absent, skipped`)
-} else {
+if (conformancePresent(t, TCK_DIR)) {
   const files = readdirSync(TCK_DIR).filter(f => f.endsWith('.yaml')).sort()
   let casesRun = 0
   const nonStringExpressions: unknown[] = []

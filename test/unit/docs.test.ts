@@ -24,8 +24,19 @@ t.test('the example configs are valid', async t => {
   const dir = join(repoRoot, 'config', 'examples')
   const files = (await readdir(dir)).filter(f => f.endsWith('.yaml'))
   t.ok(files.includes('quickstart.yaml'))
-  for (const f of files) {
-    const loaded = await loadGatewayConfig(join(dir, f), {})
-    t.ok(loaded.config.bridges.length >= 0, `${f} is valid`)
-  }
+  for (const f of files) await t.resolves(loadGatewayConfig(join(dir, f), {}), `${f} passes flowgate check-config`)
+})
+
+t.test('the quickstart delivers what its comments promise', async t => {
+  const { loadGatewayConfig } = await import('../../gateway/config.js')
+  const { compileBridge } = await import('../../bridges/index.js')
+  const { config } = await loadGatewayConfig(join(repoRoot, 'config', 'examples', 'quickstart.yaml'), {})
+  t.strictSame(config.broker.listeners.map(l => `${l.host}:${l.port}`), ['127.0.0.1:1883'], 'MQTT on localhost:1883, where `npx mqtt pub` publishes')
+  t.equal(config.bridges.length, 1)
+  const bridge = config.bridges[0]!
+  t.equal(bridge.sink.url, 'http://127.0.0.1:9090/events', 'to the `flowgate receive --port 9090` that `npm start` runs')
+  const compiled = compileBridge(bridge, config.gateway.id)
+  t.ok(compiled.matchesTopic('devices/th-1/telemetry'), 'the example publish is bridged')
+  const event = compiled.map({ seq: 1, time: 0, topic: 'devices/th-1/telemetry', payload: Buffer.from('{"t":21.5}'), qos: 1, retain: false, clientId: 'c' })
+  t.match(event, { type: 'com.example.telemetry', source: '/devices/th-1', data: { t: 21.5 } }, 'as a CloudEvent named after the topic')
 })

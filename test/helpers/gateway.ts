@@ -53,7 +53,4 @@ export async function connect (t: TestContext, url: string, opts: IClientOptions
   return client
 }
 
-/** Resolves once `condition` holds, checking every few milliseconds (a condition wait, not a fixed sleep). */
-export async function eventually (condition: () => boolean | Promise<boolean>, everyMs = 10): Promise<void> {
-  while (!(await condition())) await new Promise(resolve => setTimeout(resolve, everyMs))
-}
+export { eventually, type EventuallyOptions } from './wait.js'

@@ -46,7 +46,7 @@ t.test('status figures match what was published and delivered; metrics parse and
   t.equal(typeof json.version, 'string')
   const [b] = json.bridges
   // the last record (other/topic) is filtered out; the cursor settles past it
-  await eventually(() => gw.bridges.get('cloud')?.status().cursor === 31)
+  await eventually('the cursor to settle past the filtered record (31)', () => gw.bridges.get('cloud')?.status().cursor === 31, { seen: () => gw.bridges.get('cloud')?.status() })
   const after = (await api(gw, 'GET', '/api/status')).json.bridges[0]
   t.match(b, { name: 'cloud', delivered: 30 })
   t.match(after, { name: 'cloud', state: 'running', cursor: 31, lag: 0, oldestUndeliveredAgeSeconds: 0, delivered: 30, filtered: 1, deadLettered: 0, deadLetters: 0 })
@@ -76,26 +76,30 @@ t.test('status figures match what was published and delivered; metrics parse and
 })
 
 t.test('pause stops delivery; resume catches up in order', async t => {
+  let now = Date.parse('2026-01-01T00:00:00Z')
   const receiver = await startOpsReceiver(t)
-  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url, 'binary')))
+  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url, 'binary')), { now: () => now })
   const client = await connect(t, brokerUrl(gw))
   await client.publishAsync('devices/a/t', '0', { qos: 1 })
   await receiver.until(e => e.length === 1)
 
-  await eventually(() => gw.bridges.get('cloud')?.status().cursor === 1)
+  await eventually('the first event\'s cursor (1) to be stored', () => gw.bridges.get('cloud')?.status().cursor === 1, { seen: () => gw.bridges.get('cloud')?.status() })
   const paused = await api(gw, 'POST', '/api/bridges/cloud/pause')
   t.equal(paused.status, 200)
   t.equal(paused.json.state, 'paused')
+  now += 1000
   for (let i = 1; i <= 20; i++) await client.publishAsync('devices/a/t', String(i), { qos: 1 })
+  now += 90_000
   const during = (await api(gw, 'GET', '/api/status')).json.bridges[0]
-  t.match(during, { state: 'paused', cursor: 1, lag: 20 })
-  t.ok(during.oldestUndeliveredAgeSeconds >= 0)
+  t.match(during, { state: 'paused', cursor: 1, lag: 20, oldestUndeliveredAgeSeconds: 90 }, 'the oldest waiting event has waited 90 s')
   t.equal(receiver.events.length, 1, 'nothing delivered while paused')
 
   const resumed = await api(gw, 'POST', '/api/bridges/cloud/resume')
   t.equal(resumed.status, 200)
   await receiver.until(e => e.length >= 21)
   t.same(receiver.events.map(seqOf), [...Array(21).keys()].map(i => i + 1), 'caught up in order')
+  await eventually('the cursor to reach the last event (21)', () => gw.bridges.get('cloud')?.status().cursor === 21, { seen: () => gw.bridges.get('cloud')?.status() })
+  t.match((await api(gw, 'GET', '/api/status')).json.bridges[0], { state: 'running', lag: 0, oldestUndeliveredAgeSeconds: 0 }, 'nothing waits once caught up')
 })
 
 t.test('replay from a time redelivers exactly the events from that time on', async t => {
@@ -136,7 +140,7 @@ t.test('dead letters can be listed and redriven to success', async t => {
   await client.publishAsync('devices/a/t', '{"bad":true}', { qos: 1 })
   await client.publishAsync('devices/a/t', '{"n":3}', { qos: 1 })
   await receiver.until(e => e.length === 2)
-  await eventually(() => gw.bridges.get('cloud')?.status().deadLettered === 1)
+  await eventually('one dead-lettered event', () => gw.bridges.get('cloud')?.status().deadLettered === 1, { seen: () => gw.bridges.get('cloud')?.status() })
 
   const listed = await api(gw, 'GET', '/api/bridges/cloud/dead-letters')
   t.equal(listed.status, 200)

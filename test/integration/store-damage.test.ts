@@ -146,7 +146,7 @@ t.test('bytes flipped inside a LevelDB table: no altered record reaches the upst
 
   const again = await restart(t, dir, copy)
   await publish(again.gw.port, 6_000, 10)
-  await eventually(async () => {
+  await eventually('the bridge to deliver everything after the restart', async () => {
     const s = await status(again.admin)
     return (s.bridges.find(b => b.name === 'up')?.cursor ?? 0) >= s.log.lastSeq
   })

@@ -1,60 +1,23 @@
 /**
  * A full disk, on a real small file system (a tmpfs of a few MiB): publishes wait unacknowledged,
  * the gateway stays up and says so (status, /readyz), and when space returns every acknowledged
- * message is stored and delivered, in order, without a restart. storage.reserveFreeBytes keeps room
- * with either whenFull policy.
+ * message is stored and delivered, in order, without a restart.
  */
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import t from 'tap'
-import type { MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { createGateway, type Gateway } from '../../gateway/index.js'
-import { brokerUrl, connect, eventually, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
+import { brokerUrl, connect, startGateway, testConfig } from '../helpers/gateway.js'
 import { ControlledReceiver, seqOf } from '../helpers/receiver-control.js'
 import { smallDisk, smallDiskSupport } from '../helpers/small-disk.js'
+import { publishing, readyz, storeStatus, writable } from '../helpers/store-load.js'
+import { eventually } from '../helpers/wait.js'
 
 const MiB = 1024 * 1024
-
 const support = await smallDiskSupport()
 /** Tests that need a small disk are skipped, with the reason, where none can be mounted. */
 const needsDisk = { skip: support === true ? false : support }
-
-/** QoS 1 publishes of {"i": n} with `window` in flight, until stopped; `acked` in acknowledgement order. */
-function publishing (client: MqttClient, topic: string, window = 16): { acked: number[], pending: () => number, stop: () => Promise<void> } {
-  const acked: number[] = []
-  let next = 0
-  let stopped = false
-  let pending = 0
-  const lane = async (): Promise<void> => {
-    while (!stopped) {
-      const i = next++
-      pending++
-      try {
-        await client.publishAsync(topic, JSON.stringify({ i }), { qos: 1 })
-        acked.push(i)
-      } catch {
-        // the connection closed (the gateway stopped): the lane ends, its publish unacknowledged
-        return
-      } finally {
-        pending--
-      }
-    }
-  }
-  const lanes = Promise.all(Array.from({ length: window }, lane))
-  return { acked, pending: () => pending, stop: async () => { stopped = true; await lanes } }
-}
-
-async function readyz (gw: Gateway): Promise<number> {
-  return (await fetch(`${gw.admin?.url ?? ''}/readyz`)).status
-}
-
-async function storeStatus (gw: Gateway): Promise<{ state: string, reason?: string, code?: string }> {
-  const body = await (await fetch(`${gw.admin?.url ?? ''}/api/status`)).json() as { store: { state: string, reason?: string, code?: string } }
-  return body.store
-}
-
-const writable = (gw: Gateway): boolean => gw.log.writeCondition().state === 'ok' && gw.store.writeCondition().state === 'ok'
 
 t.test('disk full mid-stream: publishes wait unacknowledged, the gateway stays up, and every acknowledged message is delivered once space returns', needsDisk, async t => {
   const d = await smallDisk(t, 24 * MiB)
@@ -129,97 +92,6 @@ bridges:
   await receiver.untilDistinct(100)
   t.equal(receiver.distinctIds().size, 100, 'every publish acknowledged after the start was delivered')
   t.equal(await readyz(gw), 200)
-})
-
-t.test('reserveFreeBytes with drop-oldest: the oldest records make room, counted, and ingest never stops', needsDisk, async t => {
-  const d = await smallDisk(t, 48 * MiB)
-  const gw = await startGateway(t, testConfig(join(d.dir, 'data'), `storage:
-  reserveFreeBytes: 16MiB
-  retention: { maxBytes: 1GiB }
-`))
-  const client = await connect(t, brokerUrl(gw), { clientId: 'flood' })
-  const payload = Buffer.alloc(2048, 0x61)
-  let minFree = Infinity
-  for (let i = 0; i < 24_000; i++) {
-    await client.publishAsync('flood/a', payload, { qos: i % 64 === 0 ? 1 : 0 })
-    if (i % 500 === 0) minFree = Math.min(minFree, await d.free())
-  }
-  await client.publishAsync('flood/a', payload, { qos: 1 })
-  await gw.log.flush()
-  const drops = gw.log.stats().drops
-  t.ok(drops.reserveFreeBytes > 0, `${drops.reserveFreeBytes} of the oldest records dropped to keep room (reason reserveFreeBytes)`)
-  t.equal(drops.rejected, 0, 'no publish refused')
-  t.ok(gw.log.stats().lastSeq >= 24_001, 'every publish is in the log')
-  t.ok(minFree >= 4 * MiB, `free space stayed near the reserve (lowest seen ${(minFree / MiB).toFixed(1)} MiB of 16 MiB reserved)`)
-  t.equal(await readyz(gw), 200, 'still ready: dropping makes room')
-})
-
-t.test('reserveFreeBytes with reject-new: publishes are refused while the disk is low, and accepted again when it is not', needsDisk, async t => {
-  const d = await smallDisk(t, 24 * MiB)
-  const gw = await startGateway(t, testConfig(join(d.dir, 'data'), `storage:
-  whenFull: reject-new
-  reserveFreeBytes: 8MiB
-`))
-  const payload = Buffer.alloc(2048, 0x62)
-  const unfill = await d.fill(10 * MiB)
-  const client = await connect(t, brokerUrl(gw), { clientId: 'filler' })
-  let accepted = 0
-  // MQTT 3.1.1 has no negative acknowledgement: a refused publish closes the connection
-  const closed = new Promise<void>(resolve => client.once('close', () => resolve()))
-  let open = true
-  void closed.then(() => { open = false })
-  await Promise.race([closed, Promise.all(Array.from({ length: 8 }, async () => {
-    while (open && accepted < 20_000) await client.publishAsync('fill/a', payload, { qos: 1 }).then(() => { accepted++ }, () => {})
-  }))])
-  t.notOk(open, `the client was disconnected once the disk ran low (after ${accepted} accepted)`)
-  await eventually('the refused client to be disconnected', () => !client.connected)
-  t.ok(gw.log.stats().drops.rejected > 0, 'the refusal is counted')
-  const status = await storeStatus(gw)
-  t.same([status.state, status.reason], ['full', 'reserveFreeBytes'], 'status says why')
-  t.equal(await readyz(gw), 503, 'not ready while publishes are refused')
-
-  await unfill()
-  gw.log.retryNow()
-  await eventually('the store to write again once space returned', () => writable(gw))
-  const again = await connect(t, brokerUrl(gw), { clientId: 'again' })
-  await again.publishAsync('fill/a', payload, { qos: 1 })
-  t.pass('accepted again once the disk has room')
-  t.equal(await readyz(gw), 200)
-})
-
-t.test('the byte budget holds under load: the log never holds more than maxBytes plus the group being committed', async t => {
-  const dir = await tempDir(t)
-  for (const [label, paced] of [['full speed', false], ['paced', true]] as const) {
-    const gw = await startGateway(t, testConfig(join(dir, label.replace(' ', '-')), `storage:
-  retention: { maxBytes: 256KiB }
-  reserveFreeBytes: "0"
-`))
-    const budget = 256 * 1024
-    let worst = 0
-    let commits = 0
-    gw.log.on('commit', (e: { bytes: number }) => {
-      commits++
-      worst = Math.max(worst, gw.log.stats().bytes - e.bytes)
-    })
-    const clients = await Promise.all(Array.from({ length: 4 }, async (_, c) => await connect(t, brokerUrl(gw), { clientId: `${label}-${c}` })))
-    const payload = Buffer.alloc(700, 0x63)
-    const started = performance.now()
-    await Promise.all(clients.map(async (client, c) => {
-      for (let i = 0; i < 1500; i++) {
-        if (paced) {
-          // about 1,000 msg/s in all
-          const due = started + (i * 4 + c) * 1
-          const wait = due - performance.now()
-          if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
-        }
-        await client.publishAsync(`budget/${c}`, payload, { qos: 1 })
-      }
-    }))
-    const s = gw.log.stats()
-    t.ok(worst <= budget, `${label}: ${commits} commits, the log before each commit's group held at most ${worst} bytes (budget ${budget})`)
-    t.ok(s.drops.maxBytes > 0 && s.drops.maxBytes + s.records === 6000, `${label}: every record is kept or counted as dropped (${s.drops.maxBytes} dropped)`)
-    await gw.close()
-  }
 })
 
 t.test('a gateway stopped while its disk is full stops: what waits for a write is given up, not waited for', needsDisk, async t => {

@@ -183,7 +183,9 @@ export class EventLog extends EventEmitter {
     }
     let scanned: Awaited<ReturnType<SegmentSet['load']>>
     try {
-      scanned = await segments.load(stored.segments)
+      // the active segment's summary stored at a clean close is trusted only if nothing was written after it
+      const active = stored.tail?.clean === true && stored.active?.summary.lastSeq === stored.tail.lastSeq ? stored.active : undefined
+      scanned = await segments.load(stored.segments, active)
     } catch (err) {
       await segments.close().catch(() => {})
       throw err
@@ -219,7 +221,7 @@ export class EventLog extends EventEmitter {
     for (const range of lost) log.lost(range.fromSeq, range.toSeq)
     log.opening = false
     // from here on, a stop without close() is unclean: the next open skips to the reserved block
-    await meta.putTail(lastSeq, false, true)
+    await meta.putOpened(lastSeq)
     if (log.stateDirty) await log.writeState()
     return log
   }
@@ -377,7 +379,10 @@ export class EventLog extends EventEmitter {
       if (this.freeTimer !== undefined) clearInterval(this.freeTimer)
       for (const resolve of this.cache.releaseAll()) resolve()
       // a clean stop: the next open continues right after the last record
-      if (this.condition.state === 'ok' && this.store.writeCondition().state === 'ok') await this.meta.putTail(this.lastSeqValue, true, true).catch(() => {})
+      if (this.condition.state === 'ok' && this.store.writeCondition().state === 'ok') {
+        const active = this.segments.active
+        await this.meta.putCleanClose(this.lastSeqValue, active === undefined || active.empty || active.sealed ? undefined : { id: active.id, summary: active.summary() }).catch(() => {})
+      }
       await this.segments.close()
     }
   }

@@ -6,6 +6,8 @@
  *   tail        [lastSeq, clean]: the newest committed sequence number, written after commits
  *               (unsynced, at most every TAIL_INTERVAL_MS) and at a clean close
  *   seg!<id>    the summary of a sealed segment
+ *   active      [id, summary] of the active segment, written at a clean close only, so the next open
+ *               need not read it; removed at open, so a later crash never trusts it
  *   lost!<seq>  a run of sequence numbers found lost to damage (reported once, not at every open)
  *
  * Reservations and the tail are kept apart from the batches they number, so a store that loses
@@ -21,6 +23,7 @@ const RESERVED = 'reserved'
 const TAIL = 'tail'
 const SEGMENT = 'seg!'
 const LOST = 'lost!'
+const ACTIVE = 'active'
 /** The key of the log's head before it was kept in segments. */
 export const LEGACY_HEAD = 'head'
 
@@ -33,6 +36,8 @@ export interface StoredMeta {
   segments: Map<number, SegmentSummary>
   /** Runs of sequence numbers already reported lost: [fromSeq, toSeq]. */
   lost: Array<[number, number]>
+  /** The active segment's summary stored at a clean close. */
+  active?: { id: number, summary: SegmentSummary } | undefined
   legacy: boolean
 }
 
@@ -46,11 +51,10 @@ export class LogMeta {
   }
 
   async load (): Promise<StoredMeta> {
-    const [state, reserved, tail, legacy] = await this.meta.getMany([STATE, RESERVED, TAIL, LEGACY_HEAD])
+    const [state, reserved, tail, legacy, active] = await this.meta.getMany([STATE, RESERVED, TAIL, LEGACY_HEAD, ACTIVE])
     const segments = new Map<number, SegmentSummary>()
     for await (const [key, value] of this.meta.iterator({ gt: SEGMENT, lt: SEGMENT + '~' })) {
-      const [firstSeq, lastSeq, records, bytes, firstTime, lastTime] = decodeMeta<WireSummary>(value)
-      segments.set(Number(key.slice(SEGMENT.length)), { firstSeq, lastSeq, records, bytes, firstTime, lastTime })
+      segments.set(Number(key.slice(SEGMENT.length)), fromWire(decodeMeta<WireSummary>(value)))
     }
     const lost: Array<[number, number]> = []
     for await (const [key, value] of this.meta.iterator({ gt: LOST, lt: LOST + '~' })) lost.push([Number(key.slice(LOST.length)), decodeMeta<number>(value)])
@@ -61,6 +65,7 @@ export class LogMeta {
       tail: t === undefined ? undefined : { lastSeq: t[0], clean: t[1] },
       segments,
       lost,
+      active: active === undefined ? undefined : fromWireActive(decodeMeta<[number, WireSummary]>(active)),
       legacy: legacy !== undefined
     }
   }
@@ -81,8 +86,23 @@ export class LogMeta {
     await this.store.write([{ type: 'put', sublevel: this.meta, key: TAIL, value: encodeMeta([lastSeq, clean]) }], sync)
   }
 
+  /** At a clean close: the tail, and the active segment's summary so the next open need not read it. */
+  async putCleanClose (lastSeq: number, active: { id: number, summary: SegmentSummary } | undefined): Promise<void> {
+    const ops: StoreOp[] = [{ type: 'put', sublevel: this.meta, key: TAIL, value: encodeMeta([lastSeq, true]) }]
+    if (active !== undefined) ops.push({ type: 'put', sublevel: this.meta, key: ACTIVE, value: encodeMeta([active.id, toWire(active.summary)]) })
+    await this.store.write(ops, true)
+  }
+
+  /** At open: from here on a stop is unclean until close() says otherwise. */
+  async putOpened (lastSeq: number): Promise<void> {
+    await this.store.write([
+      { type: 'put', sublevel: this.meta, key: TAIL, value: encodeMeta([lastSeq, false]) },
+      { type: 'del', sublevel: this.meta, key: ACTIVE }
+    ], true)
+  }
+
   segmentOp (id: number, s: SegmentSummary): StoreOp {
-    return { type: 'put', sublevel: this.meta, key: segmentKey(id), value: encodeMeta([s.firstSeq, s.lastSeq, s.records, s.bytes, s.firstTime, s.lastTime] satisfies WireSummary) }
+    return { type: 'put', sublevel: this.meta, key: segmentKey(id), value: encodeMeta(toWire(s)) }
   }
 
   lostOp (fromSeq: number, toSeq: number): StoreOp {
@@ -102,6 +122,18 @@ export class LogMeta {
     for (const name of ['log', 'bidx', 'tidx'] as const) await this.store.sublevel(name).clear()
     await this.store.write([{ type: 'del', sublevel: this.meta, key: LEGACY_HEAD }], true)
   }
+}
+
+function toWire (s: SegmentSummary): WireSummary {
+  return [s.firstSeq, s.lastSeq, s.records, s.bytes, s.firstTime, s.lastTime]
+}
+
+function fromWire ([firstSeq, lastSeq, records, bytes, firstTime, lastTime]: WireSummary): SegmentSummary {
+  return { firstSeq, lastSeq, records, bytes, firstTime, lastTime }
+}
+
+function fromWireActive ([id, s]: [number, WireSummary]): { id: number, summary: SegmentSummary } {
+  return { id, summary: fromWire(s) }
 }
 
 function segmentKey (id: number): string {

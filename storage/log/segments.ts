@@ -42,7 +42,7 @@ export class SegmentSet {
    * that was active, or one sealed just before a crash) is read whole to learn what it holds;
    * empty ones (made ahead of need, never written) are removed. Returns what each read found.
    */
-  async load (summaries: ReadonlyMap<number, SegmentSummary>): Promise<Array<{ seg: Segment, scan: ScanResult }>> {
+  async load (summaries: ReadonlyMap<number, SegmentSummary>, active?: { id: number, summary: SegmentSummary }): Promise<Array<{ seg: Segment, scan: ScanResult }>> {
     let names: string[] = []
     try {
       names = (await readdir(this.root)).filter(n => DIR_NAME.test(n)).sort()
@@ -58,6 +58,12 @@ export class SegmentSet {
       if (s !== undefined) {
         seg.setSummary(s)
         seg.sealed = true
+        this.list.push(seg)
+        continue
+      }
+      if (active !== undefined && active.id === id) {
+        // the active segment of a gateway that stopped cleanly: its summary was stored at the stop
+        seg.setSummary(active.summary)
         this.list.push(seg)
         continue
       }

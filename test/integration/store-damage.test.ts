@@ -121,8 +121,10 @@ t.test('bytes flipped inside a LevelDB table: no altered record reaches the upst
   let gw = await startChild(t, cfg)
   await publish(gw.port, 0, 6_000)
   await stopped(gw, 'SIGTERM')
-  // a second start converts the segment's write-ahead log into a table
+  // a second start that reads the segment opens it, and LevelDB turns its write-ahead log into a table
   gw = await startChild(t, cfg)
+  const read = await (await fetch(`${await adminUrl(gw)}/api/events?fromSeq=1&limit=1`)).json() as { events: unknown[] }
+  t.equal(read.events.length, 1, 'the log reads back after a clean stop')
   await stopped(gw, 'SIGTERM')
 
   const copy = join(dir, 'copy')

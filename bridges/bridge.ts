@@ -4,22 +4,21 @@
  *
  * MUST: the cursor moves past an event only once the upstream answered 2xx, or
  *       it is filtered out, or it is in the dead-letter store.
- * MUST: retryable failures (network, timeout, 408, 429, 5xx, 3xx) retry forever
- *       with backoff; nothing is skipped while the upstream is away.
- * MUST: a permanent rejection of a batch is split until the rejected events are
- *       found; those go to the dead-letter store, the rest are delivered.
+ * MUST: a failure that says the bridge is wrong holds every event and is retried
+ *       forever; only a rejection of the events dead-letters them (delivery.ts).
  * MUST: a resent event keeps its id (ids derive from the sequence number).
+ * MUST: a store error (cursor or dead-letter write, log read) never stops the bridge:
+ *       it is retried with backoff, and the bridge shows `retrying` meanwhile.
  * SHOULD: delivery does not wait for cursor writes; the stored cursor trails the
- *         delivered one by the write in flight, and a crash resends from it.
+ *         delivered one by at most maxUnstored events, and a crash resends from it.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
-import { CONTENT_TYPE_JSON, CONTENT_TYPE_STRUCTURED, createEventBatchEncoder, encodeEventJSON, encodeHttp, toJSONFormat, type CloudEvent, type HttpMessage } from './cloudevents/index.js'
-import { createEventJSONEncoder } from './cloudevents/json-format.js'
 import type { CompiledBridge } from './compile.js'
-import { HEARTBEAT_TOPIC, heartbeatEvent } from './heartbeat.js'
-import { classify, nextDelay, type RetryDecision } from './retry/index.js'
-import type { SendResult } from './sink/http-sink.js'
+import { CursorWriter } from './cursor-writer.js'
+import { Delivery, errorText, STORE_RETRY, type Sink } from './delivery.js'
+import { HoldState, type Hold } from './hold.js'
+import { ItemCodec, type Item } from './items.js'
+import { nextDelay, type HoldReason } from './retry/index.js'
 
 export interface BridgeLogger {
   info (obj: object, msg: string): void
@@ -27,15 +26,10 @@ export interface BridgeLogger {
   error (obj: object, msg: string): void
 }
 
-export interface Sink {
-  send (message: HttpMessage, signal?: AbortSignal): Promise<SendResult>
-  close (): Promise<void>
-}
-
 export interface BridgeDeps {
   log: EventLog
-  cursors: CursorStore
-  deadLetters: DeadLetterStore
+  cursors: Pick<CursorStore, 'get' | 'set'>
+  deadLetters: Pick<DeadLetterStore, 'add'>
   sink: Sink
   logger: BridgeLogger
   now?: () => number
@@ -44,6 +38,8 @@ export interface BridgeDeps {
   counts?: BridgeCounts
   /** Called after every upstream request, for metrics. */
   onRequest?: (status: number | 'timeout' | 'error', durationMs: number) => void
+  /** The hold of an earlier run of the same bridge: it is not logged again, and its end is. */
+  held?: Hold | undefined
 }
 
 export interface BridgeCounts { delivered: number, filtered: number, retries: number, deadLettered: number, missed: number }
@@ -53,6 +49,12 @@ export type BridgeState = 'starting' | 'running' | 'retrying' | 'stopped'
 export interface BridgeStatus {
   name: string
   state: BridgeState
+  /** Why the bridge is `retrying`. */
+  reason?: HoldReason | undefined
+  /** When the next attempt is due (RFC 3339), while retrying. */
+  nextAttemptAt?: string | undefined
+  /** While the upstream is unreachable: its return is checked every second, and delivery resumes at once. */
+  probing?: boolean | undefined
   /** Last sequence number settled (delivered, filtered out or dead-lettered). */
   cursor: number
   delivered: number
@@ -64,12 +66,7 @@ export interface BridgeStatus {
   lastError?: string | undefined
 }
 
-/** An event to send: `piece` is its JSON format (batch, structured mode); `raw` the JSON text its data was parsed from. */
-interface Item { seq: number, event: CloudEvent, piece?: Buffer, raw?: Buffer | undefined }
-
 const READ_CHUNK = 2000
-/** Cursor writes are at least this far apart; a crash resends at most about this much more. */
-const CURSOR_WRITE_INTERVAL_MS = 10
 /** Lower bound of maxUnstored, so binary mode (one event a request) rarely waits for a cursor write. */
 const MIN_UNSTORED_EVENTS = 200
 
@@ -81,23 +78,21 @@ export class Bridge {
   private readonly now: () => number
   private readonly random: () => number
   private cursor = 0
-  private state: BridgeState = 'starting'
+  private started = false
+  private closed = false
   private running: Promise<void> | undefined
   private closing: Promise<void> | undefined
   private readonly counts: BridgeCounts
-  private lastError: string | undefined
-  private readonly json = createEventJSONEncoder()
-  /** The cursor write in flight (see storeCursor), and the error that ended cursor writes. */
-  private cursorWrite: Promise<void> | undefined
-  private cursorError: Error | undefined
-  /** A cursor write waiting for CURSOR_WRITE_INTERVAL_MS to pass since the last one. */
-  private cursorTimer: NodeJS.Timeout | undefined
-  private lastCursorWrite = -Infinity
-  /** Events delivered, and how many of them the stored cursor covers. */
+  private readonly items: ItemCodec
+  private readonly delivery: Delivery
+  private readonly holds: HoldState
+  private writer: CursorWriter | undefined
+  /** Events delivered (the stored cursor covers writer.sentStored of them). */
   private sent = 0
-  private sentStored = 0
   /** The most delivered events the stored cursor may trail by (what a crash can resend beyond the request in flight). */
   private readonly maxUnstored: number
+  /** The delivery loop failed and was restarted; the hold it set ends once the loop gets going again. */
+  private recovering = false
 
   constructor (cfg: CompiledBridge, deps: BridgeDeps) {
     this.name = cfg.name
@@ -107,9 +102,30 @@ export class Bridge {
     this.random = deps.random ?? Math.random
     this.counts = deps.counts ?? { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
     this.maxUnstored = Math.max(2 * cfg.maxEvents, MIN_UNSTORED_EVENTS)
+    this.holds = new HoldState(cfg.name, deps.logger)
+    // carried over from the previous run: due now (a new run attempts at once)
+    if (deps.held !== undefined) this.holds.current = { ...deps.held, nextAttemptAt: this.now(), probing: false }
+    this.items = new ItemCodec(cfg)
+    this.delivery = new Delivery(cfg, {
+      name: cfg.name,
+      sink: deps.sink,
+      deadLetters: deps.deadLetters,
+      logger: deps.logger,
+      holds: this.holds,
+      counts: this.counts,
+      signal: this.abort.signal,
+      now: this.now,
+      random: this.random,
+      encode: items => this.items.encode(items),
+      settled: seq => this.advance(seq),
+      onRequest: deps.onRequest
+    })
   }
 
-  /** Resolves the starting cursor (stored, or from the configured start) and begins delivering. */
+  /**
+   * Resolves the starting cursor (stored, or from the configured start) and begins delivering.
+   * Rejects, with nothing started, when the store cannot give or take the cursor.
+   */
   async start (): Promise<void> {
     const { log, cursors } = this.deps
     const stored = await cursors.get(this.name)
@@ -126,18 +142,38 @@ export class Bridge {
             : (await log.seekTime(start.ms)) - 1
       await cursors.set(this.name, this.cursor)
     }
-    this.state = 'running'
-    this.deps.logger.info({ event: 'bridge-up', bridge: this.name, cursor: this.cursor, stored: stored !== undefined }, `bridge ${this.name} started at sequence ${this.cursor + 1}`)
-    this.running = this.run().catch((err: unknown) => {
-      if (this.abort.signal.aborted) return
-      this.state = 'stopped'
-      this.lastError = (err as Error).message
-      this.deps.logger.error({ event: 'bridge-down', bridge: this.name, err }, `bridge ${this.name} stopped on an error`)
+    this.writer = new CursorWriter(this.name, cursors, this.cursor, {
+      random: this.random,
+      onFailing: err => {
+        this.deps.logger.warn({ event: 'bridge-cursor-write-failed', bridge: this.name, err }, `bridge ${this.name}: its cursor cannot be stored (${errorText(err)}); retrying, delivery goes on`)
+      },
+      onRecovered: () => {
+        this.deps.logger.info({ event: 'bridge-cursor-write-recovered', bridge: this.name }, `bridge ${this.name}: its cursor is stored again`)
+      }
     })
+    this.started = true
+    this.deps.logger.info({ event: 'bridge-up', bridge: this.name, cursor: this.cursor, stored: stored !== undefined }, `bridge ${this.name} started at sequence ${this.cursor + 1}`)
+    this.running = this.supervise()
   }
 
   status (): BridgeStatus {
-    return { name: this.name, state: this.state, cursor: this.cursor, ...this.counts, lastError: this.lastError }
+    const hold = this.holds.current
+    const cursorFailure = this.writer?.failing
+    const state: BridgeState = this.closed ? 'stopped' : !this.started ? 'starting' : hold !== undefined || cursorFailure !== undefined ? 'retrying' : 'running'
+    const base: BridgeStatus = { name: this.name, state, cursor: this.cursor, ...this.counts }
+    if (state !== 'retrying') return base
+    if (hold === undefined) return { ...base, reason: 'store', lastError: `cursor write failed: ${errorText(cursorFailure)}` }
+    return { ...base, reason: hold.reason, nextAttemptAt: new Date(hold.nextAttemptAt).toISOString(), probing: hold.probing, lastError: hold.error }
+  }
+
+  /** Why the bridge is held, if it is (for the next run of the same bridge). */
+  held (): Hold | undefined {
+    return this.holds.current
+  }
+
+  /** A held bridge attempts delivery now instead of waiting out its backoff (an operator's resume). */
+  retryNow (): void {
+    this.holds.wake()
   }
 
   /** Stops after aborting the request in flight (its events stay undelivered and are resent later). Idempotent. */
@@ -145,11 +181,42 @@ export class Bridge {
     this.closing ??= (async () => {
       this.abort.abort()
       await this.running
-      await this.cursorStored()
+      if (this.writer !== undefined && !await this.writer.close()) {
+        this.deps.logger.warn({ event: 'bridge-cursor-not-stored', bridge: this.name, cursor: this.cursor }, `bridge ${this.name}: its newest cursor could not be stored; events after the stored one will be sent again`)
+      }
       await this.deps.sink.close()
-      this.state = 'stopped'
+      this.closed = true
     })()
     await this.closing
+  }
+
+  /**
+   * The delivery loop, restarted with backoff from the last settled event whenever it fails
+   * (a log read the store refuses, a record that cannot be prepared): the bridge is never
+   * left stopped by an error, and shows `retrying` with the error meanwhile.
+   */
+  private async supervise (): Promise<void> {
+    const signal = this.abort.signal
+    let attempts = 0
+    let previousMs: number | undefined
+    while (!signal.aborted) {
+      try {
+        await this.run()
+        return
+      } catch (err) {
+        if (signal.aborted) return
+        attempts++
+        const delay = nextDelay(attempts, { ...STORE_RETRY, random: this.random, jitter: 'decorrelated', previousMs })
+        previousMs = delay
+        this.holds.enter({ reason: 'store', error: `delivery failed: ${errorText(err)}`, nextAttemptAt: this.now() + delay, probing: false })
+        this.recovering = true
+        try {
+          await this.holds.wait(delay, signal)
+        } catch {
+          return
+        }
+      }
+    }
   }
 
   private async run (): Promise<void> {
@@ -166,17 +233,18 @@ export class Bridge {
      * overlap with the upstream's time to answer instead of adding to it.
      */
     let inFlight: Promise<void> | undefined
-    /** Waits for the batch in flight; its error (a store failure) is the loop's error. */
+    /** Waits for the batch in flight; its error is the loop's error. */
     const settle = async (): Promise<void> => {
       const pending = inFlight
       inFlight = undefined
       await pending
-      if (this.cursorError !== undefined) throw this.cursorError
     }
     const dispatch = async (items: Item[], through: number): Promise<void> => {
       await settle()
       // bound what a crash can resend: never more than maxUnstored delivered events ahead of the stored cursor
-      if (this.sent - this.sentStored >= this.maxUnstored) await this.cursorStored()
+      const writer = this.writer as CursorWriter
+      if (this.sent - writer.sentStored >= this.maxUnstored) await writer.flushed()
+      if (signal.aborted) return
       const pending = this.flush(items, through)
       pending.catch(() => {}) // observed by settle(); an abort must not be an unhandled rejection
       inFlight = pending
@@ -204,10 +272,12 @@ export class Bridge {
           // caught up: let the batch in flight move the cursor first, then the filtered-out tail
           await settle()
           if (settledThrough > this.cursor) this.advance(settledThrough)
+          this.recovered()
           await this.waitForRecord(settledThrough + 1)
           continue
         }
         const records = await log.read(settledThrough + 1, READ_CHUNK)
+        this.recovered()
         if (records.length === 0) {
           // Retention removed every record after settledThrough (the log is empty): count them
           // as missed and wait for new ones, rather than end the delivery loop.
@@ -222,14 +292,14 @@ export class Bridge {
         if (first.seq > settledThrough + 1) this.missedRecords(settledThrough + 1, first.seq - 1)
         for (const record of records) {
           if (signal.aborted) return
-          const item = this.prepare(record)
+          const item = this.items.prepare(record)
           if (item === undefined) {
             this.counts.filtered++
             settledThrough = record.seq
             continue
           }
           const size = item.piece !== undefined ? item.piece.length + 1 : 0
-          if (batch.length > 0 && (batch.length >= this.cfg.maxEvents || batchBytes + size > this.cfg.maxBytes)) {
+          if (batch.length > 0 && (batch.length >= this.delivery.batchLimit || batchBytes + size > this.cfg.maxBytes)) {
             await dispatch(batch, settledThrough)
             batch = []
             batchBytes = 2
@@ -244,6 +314,25 @@ export class Bridge {
       // after an abort the request in flight is aborted too; close() returns once it has settled
       await inFlight?.catch(() => {})
     }
+  }
+
+
+  /** The delivery loop runs again after a failure: end the hold the failure set. */
+  private recovered (): void {
+    if (!this.recovering) return
+    this.recovering = false
+    if (this.holds.current?.reason === 'store') this.holds.release(0)
+  }
+
+  private async flush (batch: Item[], settledThrough: number): Promise<void> {
+    await this.delivery.deliver(batch)
+    this.sent += batch.length
+    this.advance(settledThrough)
+  }
+
+  private advance (seq: number): void {
+    this.cursor = seq
+    this.writer?.set(seq, this.sent)
   }
 
   private missedRecords (fromSeq: number, toSeq: number): void {
@@ -274,155 +363,4 @@ export class Bridge {
       if (timer !== undefined) clearTimeout(timer)
     }
   }
-
-  /** Maps and filters a record; undefined when it is not for this bridge. */
-  private prepare (record: LogRecord): Item | undefined {
-    if (record.topic === HEARTBEAT_TOPIC) {
-      if (!this.cfg.heartbeat) return undefined
-      const event = heartbeatEvent(record, this.cfg.gatewayId)
-      return this.cfg.mode === 'batch' ? { seq: record.seq, event, piece: encodeEventJSON(event) } : { seq: record.seq, event }
-    }
-    if (!this.cfg.matchesTopic(record.topic)) return undefined
-    const event = this.cfg.map(record)
-    if (!this.cfg.filter(event)) return undefined
-    // JSON data is the payload parsed: its text goes out as it is (no second serialisation)
-    const raw = event.datacontenttype === CONTENT_TYPE_JSON && event.data !== undefined && !Buffer.isBuffer(event.data) ? record.payload : undefined
-    if (this.cfg.mode === 'binary') return { seq: record.seq, event, raw }
-    // a mapped event's attributes other than id, time, sequence and data follow from topic and client id
-    return { seq: record.seq, event, piece: this.json.encode(event, record.topic + '\u0000' + record.clientId, raw) }
-  }
-
-  private async flush (batch: Item[], settledThrough: number): Promise<void> {
-    await this.deliver(batch)
-    this.sent += batch.length
-    this.advance(settledThrough)
-  }
-
-  private advance (seq: number): void {
-    this.cursor = seq
-    this.storeCursor()
-  }
-
-  /**
-   * Stores the cursor without making delivery wait: one write at a time, the newest value
-   * next, at most one per CURSOR_WRITE_INTERVAL_MS. A LevelDB write queues behind the log's
-   * fsynced group commits, so waiting for it before every request cost milliseconds per
-   * request while devices publish, and a write per event costs CPU in binary mode. A stored
-   * cursor a little behind after a crash only means those events are resent, with their ids.
-   */
-  private storeCursor (): void {
-    if (this.cursorWrite !== undefined || this.cursorTimer !== undefined || this.cursorError !== undefined) return
-    const wait = this.lastCursorWrite + CURSOR_WRITE_INTERVAL_MS - performance.now()
-    if (wait > 0) {
-      this.cursorTimer = setTimeout(() => {
-        this.cursorTimer = undefined
-        this.storeCursor()
-      }, wait)
-      return
-    }
-    this.lastCursorWrite = performance.now()
-    const seq = this.cursor
-    const sent = this.sent
-    this.cursorWrite = this.deps.cursors.set(this.name, seq).then(() => {
-      this.cursorWrite = undefined
-      this.sentStored = sent
-      if (this.cursor !== seq) this.storeCursor()
-    }, (err: unknown) => {
-      this.cursorWrite = undefined
-      this.cursorError = err as Error // the delivery loop stops on it
-    })
-  }
-
-  /** Resolves once the newest cursor is stored (or cursor writes failed). */
-  private async cursorStored (): Promise<void> {
-    if (this.cursorTimer !== undefined) {
-      clearTimeout(this.cursorTimer)
-      this.cursorTimer = undefined
-      this.lastCursorWrite = -Infinity
-      this.storeCursor()
-    }
-    while (this.cursorWrite !== undefined) await this.cursorWrite
-  }
-
-  private encode (items: readonly Item[]): HttpMessage {
-    const first = items[0] as Item
-    if (this.cfg.mode === 'binary') {
-      if (first.raw === undefined) return encodeHttp(first.event, 'binary')
-      // the headers of the event (Content-Type from datacontenttype), the payload's JSON text as the body
-      return { headers: encodeHttp({ ...first.event, data: undefined }, 'binary').headers, body: first.raw }
-    }
-    if (this.cfg.mode === 'structured') {
-      return first.piece === undefined ? encodeHttp(first.event, 'structured') : { headers: { 'content-type': CONTENT_TYPE_STRUCTURED }, body: first.piece }
-    }
-    const enc = createEventBatchEncoder()
-    for (const item of items) enc.push(item.piece as Buffer)
-    return enc.finish()
-  }
-
-  /** Sends until the upstream takes the events or rejects them for good. */
-  private async deliver (items: readonly Item[]): Promise<void> {
-    const message = this.encode(items)
-    let attempt = 0
-    let previousMs: number | undefined
-    for (;;) {
-      const result = await this.deps.sink.send(message, this.abort.signal)
-      const o = result.outcome
-      this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
-      const decision = classify(o)
-      if (decision.action === 'success') {
-        this.counts.delivered += items.length
-        if (this.state === 'retrying') {
-          this.deps.logger.info({ event: 'bridge-recovered', bridge: this.name, attempts: attempt + 1 }, `bridge ${this.name} delivering again`)
-        }
-        this.state = 'running'
-        this.lastError = undefined
-        return
-      }
-      if (decision.action === 'reject') {
-        await this.rejected(items, decision.status, result.body)
-        return
-      }
-      attempt++
-      this.counts.retries++
-      const delay = nextDelay(attempt, {
-        baseMs: this.cfg.retryBaseMs,
-        maxMs: this.cfg.retryMaxMs,
-        random: this.random,
-        jitter: 'decorrelated',
-        previousMs,
-        retryAfter: decision.retryAfter,
-        now: this.now()
-      })
-      previousMs = delay
-      this.lastError = describe(decision, result)
-      if (this.state !== 'retrying' || attempt % 20 === 0) {
-        this.deps.logger.warn({ event: 'bridge-retrying', bridge: this.name, attempt, error: this.lastError, nextAttempt: new Date(this.now() + delay).toISOString() }, `bridge ${this.name}: delivery failed (${this.lastError}), retrying`)
-      }
-      this.state = 'retrying'
-      await sleep(delay, undefined, { signal: this.abort.signal })
-    }
-  }
-
-  /** A permanent rejection: split a batch to find the rejected events; dead-letter those. */
-  private async rejected (items: readonly Item[], status: number, body: string): Promise<void> {
-    if (items.length > 1) {
-      const mid = items.length >> 1
-      await this.deliver(items.slice(0, mid))
-      await this.deliver(items.slice(mid))
-      return
-    }
-    const item = items[0] as Item
-    await this.deps.deadLetters.add(this.name, [{ seq: item.seq, time: this.now(), event: toJSONFormat(item.event) as unknown as Record<string, unknown>, status, body }])
-    this.counts.deadLettered++
-    this.deps.logger.warn({ event: 'dead-letter', bridge: this.name, seq: item.seq, id: item.event.id, status }, `bridge ${this.name}: upstream rejected event ${item.event.id} (${status}); moved to the dead-letter store`)
-  }
-}
-
-function describe (decision: RetryDecision, result: SendResult): string {
-  if (result.outcome.kind === 'timeout') return 'timeout'
-  if (result.outcome.kind === 'network-error') {
-    const err = result.outcome.error as { code?: string, message?: string } | undefined
-    return `network error ${err?.code ?? err?.message ?? ''}`.trim()
-  }
-  return `HTTP ${result.outcome.status}${decision.action === 'retry' && decision.retryAfter !== undefined ? `, Retry-After ${decision.retryAfter}` : ''}`
 }

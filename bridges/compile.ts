@@ -8,6 +8,7 @@ import { ConfigValueError, parseDuration, parseSize } from '../config/index.js'
 import { compile as compileCesql } from './cesql/index.js'
 import { contextAttributes, createMapper, type RecordMapper } from './cloudevents/index.js'
 import { compileFilters, type EventPredicate } from './filters/index.js'
+import { statusSet, StatusListError, type StatusSet } from './retry/index.js'
 import { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
 
 export type StartPosition = { kind: 'end' } | { kind: 'earliest' } | { kind: 'time', ms: number } | { kind: 'seq', seq: number }
@@ -27,7 +28,12 @@ export interface CompiledBridge {
   lingerMs: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Statuses that dead-letter an event the upstream rejects (retry.deadLetterStatuses). */
+  deadLetter: StatusSet
 }
+
+/** Longest backoff: 24 days, within the 2^31 - 1 ms a Node.js timer can wait. */
+export const MAX_RETRY_DELAY_MS = 24 * 86_400_000
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i
 
@@ -50,6 +56,15 @@ export function parseStart (start: string | number): StartPosition {
   if (/^\d+$/.test(start)) return { kind: 'seq', seq: Number(start) }
   if (RFC3339.test(start) && !Number.isNaN(Date.parse(start))) return { kind: 'time', ms: Date.parse(start) }
   throw new ConfigValueError('start', `must be end, earliest, an RFC 3339 time or a sequence number, got ${JSON.stringify(start)}`)
+}
+
+function compileStatuses (list: ReadonlyArray<number | string>): StatusSet {
+  try {
+    return statusSet(list)
+  } catch (err) {
+    if (!(err instanceof StatusListError)) throw err
+    throw new ConfigValueError(`retry.deadLetterStatuses[${err.index}]`, err.message)
+  }
 }
 
 function within (prefix: string, fn: () => void): void {
@@ -75,6 +90,8 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
   const max = parseDuration(cfg.retry.maxDelay)
   if (initial <= 0) throw new ConfigValueError('retry.initialDelay', 'must be more than 0')
   if (max < initial) throw new ConfigValueError('retry.maxDelay', 'must not be less than retry.initialDelay')
+  if (max > MAX_RETRY_DELAY_MS) throw new ConfigValueError('retry.maxDelay', 'must be at most 24d')
+  const deadLetter = compileStatuses(cfg.retry.deadLetterStatuses)
   return {
     name: cfg.name,
     gatewayId,
@@ -88,6 +105,7 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
     maxBytes: parseSize(cfg.batch.maxBytes),
     lingerMs: cfg.sink.mode === 'batch' ? cfg.batch.lingerMs : 0,
     retryBaseMs: initial,
-    retryMaxMs: max
+    retryMaxMs: max,
+    deadLetter
   }
 }

@@ -32,7 +32,12 @@ const Batch = Type.Object({
 
 const Retry = Type.Object({
   initialDelay: Type.String({ pattern: DURATION_PATTERN, default: '500ms', description: 'First backoff step after a failed attempt.' }),
-  maxDelay: Type.String({ pattern: DURATION_PATTERN, default: '1m', description: 'Longest backoff between attempts (Retry-After is honoured up to this).' })
+  maxDelay: Type.String({ pattern: DURATION_PATTERN, default: '1m', description: 'Longest backoff between attempts (Retry-After is honoured up to this); at most `24d`.' }),
+  // each entry is checked (400-599, ranges in order) where it is compiled: bridges/retry/statuses.ts
+  deadLetterStatuses: Type.Array(Type.Unsafe<number | string>({ type: ['integer', 'string'] }), {
+    default: [400, 402, '405-406', '411-428', '430-499'],
+    description: 'Response statuses (`413`) and ranges (`430-499`, within 400-599) that move a rejected event to the dead-letter store; any other failure holds the bridge and is retried. `[]`: never dead-letter.'
+  })
 }, { additionalProperties: false, default: {} })
 
 const Event = Type.Object({

@@ -6,7 +6,7 @@
  * the stored cursor, so there is never more than one request in flight.
  */
 import { readFile } from 'node:fs/promises'
-import { Bridge, classify, compileBridge, encodeEventBatch, encodeHttp, fromJSONFormat, loadHttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
+import { Bridge, classify, compileBridge, encodeEventBatch, encodeHttp, fromJSONFormat, loadHttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge, type Hold, type HttpSink } from '../bridges/index.js'
 import { parseDuration, type BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
 import type { Logger } from './logger.js'
@@ -44,6 +44,8 @@ interface Entry {
   lastError: string | undefined
   /** The cursor as of the last run's stop (read from the store while running). */
   cursor: number
+  /** Why the last run was held when it stopped: the next run carries it on. */
+  held: Hold | undefined
 }
 
 async function readOptional (file: string | undefined): Promise<Buffer | undefined> {
@@ -113,7 +115,8 @@ export class BridgeSet {
       window: undefined,
       queue: Promise.resolve(),
       lastError: undefined,
-      cursor: (await this.cursors.get(cfg.name)) ?? 0
+      cursor: (await this.cursors.get(cfg.name)) ?? 0,
+      held: undefined
     }
     this.entries.set(cfg.name, entry)
     this.setWindow(entry)
@@ -281,11 +284,13 @@ export class BridgeSet {
       sink: await createSink(entry.cfg),
       logger: this.deps.logger,
       counts: entry.counts,
+      held: entry.held,
       ...(onRequest !== undefined ? { onRequest: (status, ms) => onRequest(name, status, ms) } : {}),
       ...(this.deps.now !== undefined ? { now: this.deps.now } : {})
     })
     entry.run = run
     await run.start()
+    entry.held = undefined
   }
 
   private async stopRun (entry: Entry): Promise<void> {
@@ -295,6 +300,7 @@ export class BridgeSet {
     await run.close()
     entry.lastError = run.status().lastError
     entry.cursor = run.status().cursor
+    entry.held = run.held()
   }
 
   private baseStatus (entry: Entry): BridgeStatus {

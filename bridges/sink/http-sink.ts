@@ -31,18 +31,19 @@ export interface SendResult {
 }
 
 const BODY_EXCERPT_BYTES = 1024
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT'])
 
 export class HttpSink {
   private readonly pool: Pool
   private readonly path: string
   private readonly headers: Record<string, string>
+  private readonly timeoutMs: number
   private closing: Promise<void> | undefined
 
   constructor (opts: HttpSinkOptions) {
     const url = new URL(opts.url)
     this.path = url.pathname + url.search
     this.headers = { ...opts.headers }
+    this.timeoutMs = opts.timeoutMs
     this.pool = new Pool(url.origin, {
       connections: 1,
       pipelining: 1,
@@ -67,6 +68,7 @@ export class HttpSink {
    */
   async send (message: HttpMessage, signal?: AbortSignal): Promise<SendResult> {
     const started = performance.now()
+    const timeoutMs = this.timeoutMs
     return await new Promise<SendResult>((resolve, reject) => {
       let controller: Dispatcher.DispatchController | undefined
       let status = 0
@@ -111,9 +113,7 @@ export class HttpSink {
             reject(error)
             return
           }
-          const code = (error as { code?: string }).code ?? ''
-          const outcome: DeliveryOutcome = TIMEOUT_CODES.has(code) ? { kind: 'timeout' } : { kind: 'network-error', error }
-          resolve({ outcome, body: '', durationMs })
+          resolve({ outcome: outcomeOf(error, timeoutMs), body: '', durationMs })
         }
       })
     })
@@ -124,4 +124,16 @@ export class HttpSink {
     this.closing ??= this.pool.destroy()
     await this.closing
   }
+}
+
+/** What a failed request amounts to: a timeout (headers or body) or a network error with its code. */
+function outcomeOf (error: Error, timeoutMs: number): DeliveryOutcome {
+  const code = (error as { code?: unknown }).code
+  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', phase: 'body', limitMs: timeoutMs }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', phase: 'headers', limitMs: timeoutMs }
+  // a TLS verification failure may come wrapped; its code is on the cause
+  const cause = (error as { cause?: { code?: unknown } }).cause
+  const own = typeof code === 'string' && code !== 'UND_ERR_SOCKET' ? code : undefined
+  const inner = typeof cause?.code === 'string' ? cause.code : undefined
+  return { kind: 'network-error', code: own ?? inner ?? (typeof code === 'string' ? code : undefined), error }
 }

@@ -28,6 +28,15 @@ function table (rows: string[][]): string {
   return rows.map(r => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'
 }
 
+/** The last column: the next window, or the last error and when the next attempt is. */
+function detail (b: BridgeReport): string {
+  if (b.state === 'outside window' && b.nextWindowOpens !== undefined) return `window opens ${b.nextWindowOpens}`
+  const error = b.lastError ?? ''
+  if (b.state !== 'retrying' || b.nextAttemptAt === undefined) return error
+  const next = b.probing === true ? 'retrying as soon as the upstream answers' : `next attempt ${b.nextAttemptAt}`
+  return error === '' ? next : `${error}; ${next}`
+}
+
 export function renderStatus (s: Status): string {
   const drops = Object.entries(s.log.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
   const head = `flowgate ${s.version}, up ${age(s.uptimeSeconds)}, ${s.clients} client(s)\n` +
@@ -36,8 +45,7 @@ export function renderStatus (s: Status): string {
   if (s.bridges.length === 0) return head + 'no bridges\n'
   const rows = [['BRIDGE', 'STATE', 'CURSOR', 'LAG', 'OLDEST', 'DELIVERED', 'DEAD', 'LAST ERROR / NEXT WINDOW']]
   for (const b of s.bridges) {
-    rows.push([b.name, b.state, String(b.cursor), String(b.lag), age(b.oldestUndeliveredAgeSeconds), String(b.delivered), String(b.deadLetters),
-      b.state === 'outside window' && b.nextWindowOpens !== undefined ? `window opens ${b.nextWindowOpens}` : (b.lastError ?? '')])
+    rows.push([b.name, b.reason !== undefined ? `${b.state} (${b.reason})` : b.state, String(b.cursor), String(b.lag), age(b.oldestUndeliveredAgeSeconds), String(b.delivered), String(b.deadLetters), detail(b)])
   }
   return head + table(rows)
 }

@@ -1,0 +1,171 @@
+/**
+ * Sending a batch until it is settled: delivered, or its rejected events dead-lettered. The
+ * bridge is held meanwhile (see hold.ts) for as long as the failure is the bridge's.
+ *
+ * MUST: a failure that says the bridge is wrong (retry/classify.ts) retries the same request
+ *       forever with backoff; nothing is dead-lettered for it.
+ * MUST: a rejection of the events splits a batch until the rejected events are found; those go
+ *       to the dead-letter store, the rest are delivered. A 413 for a batch sends the rest in
+ *       pieces of the size that fits, and lowers the batch size for what follows.
+ * MUST: a dead letter is stored before the cursor passes its event; a failed write is retried.
+ */
+import type { DeadLetter, DeadLetterStore } from '../storage/index.js'
+import { toJSONFormat, type HttpMessage } from './cloudevents/index.js'
+import type { CompiledBridge } from './compile.js'
+import type { HoldState } from './hold.js'
+import type { Item } from './items.js'
+import { classify, isTlsCode, nextDelay, type DeliveryOutcome } from './retry/index.js'
+import type { SendResult } from './sink/http-sink.js'
+
+export interface Sink {
+  send (message: HttpMessage, signal?: AbortSignal): Promise<SendResult>
+  /** True when the upstream accepts a connection again (a cheap check while it is unreachable). */
+  probe? (signal: AbortSignal): Promise<boolean>
+  close (): Promise<void>
+}
+
+export interface DeliveryLogger {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+}
+
+/** A dead letter as a bridge writes it: why it was dead-lettered travels with it. */
+export interface BridgeDeadLetter extends DeadLetter {
+  reason: 'rejected' | 'too-large'
+}
+
+export interface DeliveryDeps {
+  name: string
+  sink: Sink
+  deadLetters: Pick<DeadLetterStore, 'add'>
+  logger: DeliveryLogger
+  holds: HoldState
+  counts: { delivered: number, retries: number, deadLettered: number }
+  /** Aborts the request in flight and any wait: the bridge is stopping. */
+  signal: AbortSignal
+  now: () => number
+  random: () => number
+  encode: (items: readonly Item[]) => HttpMessage
+  /** Every event up to `seq` is settled (a prefix of a split batch). */
+  settled: (seq: number) => void
+  onRequest?: ((status: number | 'timeout' | 'error', durationMs: number) => void) | undefined
+}
+
+/** Backoff while the store fails (a dead-letter write, a log read): the store's trouble, not the upstream's. */
+export const STORE_RETRY = { baseMs: 100, maxMs: 5_000 }
+
+export class Delivery {
+  /** Most events a batch takes: batch.maxEvents, lowered when the upstream answers 413 to a batch. */
+  batchLimit: number
+
+  constructor (private readonly cfg: CompiledBridge, private readonly deps: DeliveryDeps) {
+    this.batchLimit = cfg.maxEvents
+  }
+
+  /** Sends until the upstream takes the events or rejects them for good; holds the bridge meanwhile. */
+  async deliver (items: readonly Item[]): Promise<void> {
+    const { sink, holds, counts, signal } = this.deps
+    const message = this.deps.encode(items)
+    let attempt = 0
+    let previousMs: number | undefined
+    for (;;) {
+      const result = await sink.send(message, signal)
+      const o = result.outcome
+      this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
+      const decision = classify(o, this.cfg.deadLetter)
+      if (decision.action === 'success') {
+        counts.delivered += items.length
+        holds.release(attempt + 1)
+        return
+      }
+      if (decision.action === 'reject' && (items.length > 1 || decision.deadLetter)) {
+        await this.rejected(items, decision.reason, decision.status, result.body)
+        return
+      }
+      // the bridge is wrong, or one event is rejected with a status that does not dead-letter: hold
+      attempt++
+      counts.retries++
+      const retryAfter = decision.action === 'hold' ? decision.retryAfter : undefined
+      const delay = nextDelay(attempt, { baseMs: this.cfg.retryBaseMs, maxMs: this.cfg.retryMaxMs, random: this.deps.random, jitter: 'decorrelated', previousMs, retryAfter, now: this.deps.now() })
+      previousMs = delay
+      const probe = decision.action === 'hold' && decision.unreachable ? sink.probe?.bind(sink) : undefined
+      holds.enter({ reason: decision.reason, error: describe(o), status: decision.status, nextAttemptAt: this.deps.now() + delay, probing: probe !== undefined })
+      await holds.wait(delay, signal, probe)
+    }
+  }
+
+  /** The upstream rejects these events: split a batch to find them; dead-letter an event alone. */
+  private async rejected (items: readonly Item[], reason: 'rejected' | 'too-large', status: number, body: string): Promise<void> {
+    if (items.length > 1) {
+      // too large: send what is left in pieces of the size that fits (learnt as 413s come);
+      // rejected: halve, to find the rejected events in few requests
+      if (reason === 'too-large') this.lowerBatchLimit(items.length)
+      const half = Math.ceil(items.length / 2)
+      for (let from = 0; from < items.length;) {
+        const part = items.slice(from, from + (reason === 'too-large' ? this.batchLimit : half))
+        await this.deliver(part)
+        from += part.length
+        // what is settled so far is settled for good: a long hold on a later event must not keep the cursor back
+        if (from < items.length) this.deps.settled((part[part.length - 1] as Item).seq)
+      }
+      return
+    }
+    const item = items[0] as Item
+    const letter: BridgeDeadLetter = { seq: item.seq, time: this.deps.now(), event: toJSONFormat(item.event) as unknown as Record<string, unknown>, status, body, reason }
+    await this.storeDeadLetter(letter)
+    this.deps.counts.deadLettered++
+    const name = this.deps.name
+    this.deps.logger.warn({ event: 'dead-letter', bridge: name, seq: item.seq, id: item.event.id, status, reason }, `bridge ${name}: upstream rejected event ${item.event.id} (${status}, ${reason}); moved to the dead-letter store`)
+  }
+
+  /** Writes a dead letter, retrying with backoff while the store fails: the cursor must not pass the event before it is stored. */
+  private async storeDeadLetter (letter: BridgeDeadLetter): Promise<void> {
+    const { holds, signal } = this.deps
+    let attempt = 0
+    let previousMs: number | undefined
+    for (;;) {
+      try {
+        await this.deps.deadLetters.add(this.deps.name, [letter])
+        holds.release(attempt + 1)
+        return
+      } catch (err) {
+        if (signal.aborted) throw err
+        const delay = nextDelay(++attempt, { ...STORE_RETRY, random: this.deps.random, jitter: 'decorrelated', previousMs })
+        previousMs = delay
+        holds.enter({ reason: 'store', error: `dead-letter write failed: ${errorText(err)}`, nextAttemptAt: this.deps.now() + delay, probing: false })
+        await holds.wait(delay, signal)
+      }
+    }
+  }
+
+  /** A 413 for a batch of `rejected` events: later batches take at most half of that. */
+  private lowerBatchLimit (rejected: number): void {
+    const limit = Math.max(1, Math.ceil(rejected / 2))
+    if (limit >= this.batchLimit) return
+    this.batchLimit = limit
+    const name = this.deps.name
+    this.deps.logger.warn({ event: 'bridge-batch-limit', bridge: name, rejected, maxEvents: limit }, `bridge ${name}: the upstream refused a batch of ${rejected} events as too large (413); batches now take at most ${limit} events`)
+  }
+}
+
+/** An error as one line: its code and message. */
+export function errorText (err: unknown): string {
+  const e = err as { code?: unknown, message?: unknown } | undefined
+  const code = typeof e?.code === 'string' ? e.code : undefined
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message
+}
+
+/** What went wrong with a request, for status and logs. */
+function describe (outcome: DeliveryOutcome): string {
+  if (outcome.kind === 'timeout') {
+    const limit = outcome.limitMs !== undefined ? ` within ${outcome.limitMs} ms` : ''
+    return outcome.phase === 'body' ? `timeout: response body not complete${limit}` : `timeout: no response${limit}`
+  }
+  if (outcome.kind === 'network-error') {
+    const e = outcome.error as { message?: string } | undefined
+    return `${outcome.code !== undefined && isTlsCode(outcome.code) ? 'TLS' : 'network'} error ${outcome.code ?? e?.message ?? ''}`.trim()
+  }
+  const retryAfter = outcome.headers?.['retry-after']
+  return `HTTP ${outcome.status}${typeof retryAfter === 'string' ? `, Retry-After ${retryAfter}` : ''}`
+}

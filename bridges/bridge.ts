@@ -38,6 +38,8 @@ export interface BridgeDeps {
   counts?: BridgeCounts
   /** Called after every upstream request, for metrics. */
   onRequest?: (status: number | 'timeout' | 'error', durationMs: number) => void
+  /** The end of the log when the bridge was added: where `start: end` begins (default: the end now). */
+  endSeq?: number | undefined
   /** The hold of an earlier run of the same bridge: it is not logged again, and its end is. */
   held?: Hold | undefined
 }
@@ -134,7 +136,7 @@ export class Bridge {
     } else {
       const start = this.cfg.start
       this.cursor = start.kind === 'end'
-        ? log.lastSeq
+        ? this.deps.endSeq ?? log.lastSeq
         : start.kind === 'earliest'
           ? log.firstSeq - 1
           : start.kind === 'seq'

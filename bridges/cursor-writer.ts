@@ -42,6 +42,8 @@ export class CursorWriter {
   private timer: NodeJS.Timeout | undefined
   private lastWrite = -Infinity
   private failure: Error | undefined
+  /** While writes fail: when the next attempt is due (performance.now()). */
+  private retryAt = 0
   private attempts = 0
   private previousDelay: number | undefined
   private closed = false
@@ -103,7 +105,7 @@ export class CursorWriter {
 
   private kick (): void {
     if (this.closed || this.writing !== undefined || this.timer !== undefined || this.stored === this.wanted) return
-    const wait = this.failure !== undefined ? this.retryDelay() : this.lastWrite + WRITE_INTERVAL_MS - performance.now()
+    const wait = (this.failure !== undefined ? this.retryAt : this.lastWrite + WRITE_INTERVAL_MS) - performance.now()
     if (wait > 0) {
       this.timer = setTimeout(() => {
         this.timer = undefined
@@ -130,6 +132,7 @@ export class CursorWriter {
       this.writing = undefined
       const first = this.failure === undefined
       this.failure = err instanceof Error ? err : new Error(String(err))
+      this.retryAt = performance.now() + this.retryDelay()
       if (first) this.opts.onFailing(this.failure)
       this.kick()
     })

@@ -4,9 +4,15 @@
  * operations (pause, resume, replay, redrive, reconfigure) on one bridge run
  * one at a time; each stops the bridge's delivery run and starts a new one from
  * the stored cursor, so there is never more than one request in flight.
+ *
+ * MUST: at most one run (one delivery loop, one request in flight) per bridge name, by
+ *       construction: a run is created only by startRun, inside the bridge's control queue,
+ *       and only when the name has no run (`runs` is the one registry).
+ * MUST: a bridge that should run and cannot start (the store refuses its cursor) is
+ *       started again with backoff: it is never left stopped; `resume` starts it at once.
  */
 import { readFile } from 'node:fs/promises'
-import { Bridge, classify, compileBridge, encodeEventBatch, encodeHttp, fromJSONFormat, loadHttpSink, type BridgeCounts, type BridgeStatus, type CompiledBridge, type Hold, type HttpSink } from '../bridges/index.js'
+import { Bridge, classify, compileBridge, encodeEventBatch, encodeHttp, fromJSONFormat, loadHttpSink, nextDelay, type BridgeCounts, type BridgeStatus, type CompiledBridge, type Hold, type HttpSink } from '../bridges/index.js'
 import { parseDuration, type BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
 import type { Logger } from './logger.js'
@@ -19,6 +25,9 @@ export interface BridgeSetDeps {
   gatewayId: string
   now?: () => number
   onRequest?: (bridge: string, status: number | 'timeout' | 'error', durationMs: number) => void
+  /** The cursor and dead-letter stores (default: in `store`); given to inject store failures. */
+  cursors?: CursorStore
+  deadLetters?: DeadLetterStore
 }
 
 export type BridgeReportState = BridgeStatus['state'] | 'paused' | 'outside window'
@@ -44,9 +53,19 @@ interface Entry {
   lastError: string | undefined
   /** The cursor as of the last run's stop (read from the store while running). */
   cursor: number
+  /** The end of the log when the bridge was added: a new bridge that starts late still starts there. */
+  endSeq: number
   /** Why the last run was held when it stopped: the next run carries it on. */
   held: Hold | undefined
+  /** A start that failed, tried again at `restartAt`. */
+  restart: NodeJS.Timeout | undefined
+  restartAt: number
+  restartAttempts: number
 }
+
+/** Backoff between attempts to start a bridge whose cursor the store refuses. */
+const RESTART_BASE_MS = 500
+const RESTART_MAX_MS = 30_000
 
 async function readOptional (file: string | undefined): Promise<Buffer | undefined> {
   return file === undefined ? undefined : await readFile(file)
@@ -73,7 +92,10 @@ export async function createSink (cfg: BridgeConfig): Promise<HttpSink> {
 
 export class BridgeSet {
   private readonly entries = new Map<string, Entry>()
+  /** Every run that exists, by bridge name: the one place that makes a second run impossible. */
+  private readonly runs = new Map<string, Bridge>()
   private readonly deps: BridgeSetDeps
+  private readonly now: () => number
   private closed = false
   /** The bridge that carries heartbeat events (jobs.heartbeat.bridge). */
   heartbeatBridge: string | undefined
@@ -82,8 +104,9 @@ export class BridgeSet {
 
   constructor (deps: BridgeSetDeps) {
     this.deps = deps
-    this.cursors = new CursorStore(deps.store)
-    this.deadLetters = new DeadLetterStore(deps.store)
+    this.now = deps.now ?? Date.now
+    this.cursors = deps.cursors ?? new CursorStore(deps.store)
+    this.deadLetters = deps.deadLetters ?? new DeadLetterStore(deps.store)
   }
 
   has (name: string): boolean {
@@ -104,8 +127,9 @@ export class BridgeSet {
     return this.entries.get(name)?.cfg
   }
 
-  /** Adds a bridge and starts it (unless outside its window). */
+  /** Adds a bridge and starts it (unless outside its window). A name can be added once. */
   async add (cfg: BridgeConfig): Promise<void> {
+    if (this.entries.has(cfg.name)) throw new TypeError(`a bridge named ${cfg.name} exists already`)
     const entry: Entry = {
       cfg,
       compiled: compileBridge(cfg, this.deps.gatewayId, { heartbeat: cfg.name === this.heartbeatBridge }),
@@ -115,10 +139,15 @@ export class BridgeSet {
       window: undefined,
       queue: Promise.resolve(),
       lastError: undefined,
-      cursor: (await this.cursors.get(cfg.name)) ?? 0,
-      held: undefined
+      cursor: 0,
+      endSeq: this.deps.log.lastSeq,
+      held: undefined,
+      restart: undefined,
+      restartAt: 0,
+      restartAttempts: 0
     }
     this.entries.set(cfg.name, entry)
+    entry.cursor = (await this.cursors.get(cfg.name).catch(() => undefined)) ?? 0
     this.setWindow(entry)
     await this.control(entry, async () => await this.startRun(entry))
   }
@@ -160,11 +189,14 @@ export class BridgeSet {
     return await this.reportOne(entry)
   }
 
+  /** Starts a bridge that is not running (a held one attempts delivery at once). */
   async resume (name: string): Promise<BridgeReport> {
     const entry = this.must(name)
     await this.control(entry, async () => {
       entry.paused = false
-      await this.startRun(entry)
+      if (entry.run !== undefined && entry.run.status().state === 'stopped') await this.stopRun(entry)
+      if (entry.run !== undefined) entry.run.retryNow()
+      else await this.startRun(entry)
     })
     this.deps.logger.info({ event: 'bridge-resumed', bridge: name }, `bridge ${name} resumed`)
     return await this.reportOne(entry)
@@ -232,7 +264,7 @@ export class BridgeSet {
     const cursor = this.baseStatus(entry).cursor
     if (cursor >= this.deps.log.lastSeq) return 0
     const [next] = await this.deps.log.read(cursor + 1, 1)
-    return next === undefined ? 0 : Math.max(0, ((this.deps.now ?? Date.now)() - next.time) / 1000)
+    return next === undefined ? 0 : Math.max(0, (this.now() - next.time) / 1000)
   }
 
   async close (): Promise<void> {
@@ -272,32 +304,73 @@ export class BridgeSet {
     }, this.deps.now)
   }
 
+  /** Starts the bridge's run when it should run; when the store refuses its cursor, tries again later. */
   private async startRun (entry: Entry): Promise<void> {
+    clearTimeout(entry.restart)
+    entry.restart = undefined
     if (this.closed || entry.run !== undefined || entry.paused) return
     if (entry.window !== undefined && !entry.window.isOpen) return
     const name = entry.cfg.name
+    if (this.runs.has(name)) throw new TypeError(`bridge ${name} is running already`)
     const onRequest = this.deps.onRequest
-    const run = new Bridge(entry.compiled, {
-      log: this.deps.log,
-      cursors: this.cursors,
-      deadLetters: this.deadLetters,
-      sink: await createSink(entry.cfg),
-      logger: this.deps.logger,
-      counts: entry.counts,
-      held: entry.held,
-      ...(onRequest !== undefined ? { onRequest: (status, ms) => onRequest(name, status, ms) } : {}),
-      ...(this.deps.now !== undefined ? { now: this.deps.now } : {})
-    })
-    entry.run = run
-    await run.start()
+    let sink: HttpSink | undefined
+    try {
+      sink = await createSink(entry.cfg)
+      const run = new Bridge(entry.compiled, {
+        log: this.deps.log,
+        cursors: this.cursors,
+        deadLetters: this.deadLetters,
+        sink,
+        logger: this.deps.logger,
+        counts: entry.counts,
+        held: entry.held,
+        endSeq: entry.endSeq,
+        ...(onRequest !== undefined ? { onRequest: (status, ms) => onRequest(name, status, ms) } : {}),
+        ...(this.deps.now !== undefined ? { now: this.deps.now } : {})
+      })
+      this.runs.set(name, run)
+      entry.run = run
+      try {
+        await run.start()
+      } catch (err) {
+        entry.run = undefined
+        await run.close()
+        this.runs.delete(name)
+        throw err
+      }
+    } catch (err) {
+      await sink?.close()
+      this.scheduleRestart(entry, err as Error)
+      return
+    }
+    entry.restartAttempts = 0
     entry.held = undefined
   }
 
+  private scheduleRestart (entry: Entry, err: Error): void {
+    const name = entry.cfg.name
+    entry.restartAttempts++
+    const delay = RESTART_BASE_MS + nextDelay(entry.restartAttempts, { baseMs: RESTART_BASE_MS, maxMs: RESTART_MAX_MS, random: Math.random })
+    entry.restartAt = this.now() + delay
+    entry.lastError = `start failed: ${err.message}`
+    if (entry.restartAttempts === 1) {
+      this.deps.logger.warn({ event: 'bridge-start-failed', bridge: name, err }, `bridge ${name} cannot start (${err.message}); trying again`)
+    }
+    entry.restart = setTimeout(() => {
+      entry.restart = undefined
+      void this.control(entry, async () => await this.startRun(entry))
+    }, delay)
+    entry.restart.unref()
+  }
+
   private async stopRun (entry: Entry): Promise<void> {
+    clearTimeout(entry.restart)
+    entry.restart = undefined
     const run = entry.run
     if (run === undefined) return
     entry.run = undefined
     await run.close()
+    this.runs.delete(entry.cfg.name)
     entry.lastError = run.status().lastError
     entry.cursor = run.status().cursor
     entry.held = run.held()
@@ -305,7 +378,9 @@ export class BridgeSet {
 
   private baseStatus (entry: Entry): BridgeStatus {
     if (entry.run !== undefined) return entry.run.status()
-    return { name: entry.cfg.name, state: 'stopped', cursor: entry.cursor, ...entry.counts, lastError: entry.lastError }
+    const base = { name: entry.cfg.name, cursor: entry.cursor, ...entry.counts, lastError: entry.lastError }
+    if (entry.restart !== undefined) return { ...base, state: 'retrying', reason: 'store', nextAttemptAt: new Date(entry.restartAt).toISOString() }
+    return { ...base, state: 'stopped' }
   }
 
   private async reportOne (entry: Entry): Promise<BridgeReport> {

@@ -6,7 +6,7 @@ import { resolve } from 'node:path'
 import type { Aedes } from 'aedes'
 import cron, { type ScheduledTask } from 'node-cron'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
-import { createStoredBrokerPersistence, EventLog, Store, type DropEvent, type EventLogOptions, type EvictEvent } from '../storage/index.js'
+import { createStoredBrokerPersistence, EventLog, Store, type CursorStore, type DeadLetterStore, type DropEvent, type EventLogOptions, type EvictEvent } from '../storage/index.js'
 import type { AdminServer } from './admin/server.js'
 import { BridgeSet } from './bridges.js'
 import { Security } from './auth/index.js'
@@ -24,6 +24,8 @@ export interface GatewayDeps {
   now?: () => number
   /** Called once when the gateway cannot go on (broker state cannot be written); the caller closes it. */
   onFatal?: (err: Error) => void
+  /** The bridges' cursor and dead-letter stores, instead of those in `store` (to inject store failures). */
+  bridgeStores?: (store: Store) => { cursors?: CursorStore, deadLetters?: DeadLetterStore }
 }
 
 export interface Gateway {
@@ -133,7 +135,8 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger,
       gatewayId: config.gateway.id,
       onRequest: (bridge, status, ms) => metrics.observeRequest(bridge, status, ms),
-      ...(deps.now !== undefined ? { now: deps.now } : {})
+      ...(deps.now !== undefined ? { now: deps.now } : {}),
+      ...deps.bridgeStores?.(store)
     })
     cleanups.push(async () => await bridges.close())
     bridges.deadLetters.setMaxBytes(parseSize(config.storage.deadLetters.maxBytes))

@@ -53,4 +53,4 @@ export async function connect (t: TestContext, url: string, opts: IClientOptions
   return client
 }
 
-export { eventually, type EventuallyOptions } from './wait.js'
+export { eventually, within, type EventuallyOptions } from './wait.js'

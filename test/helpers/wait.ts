@@ -25,3 +25,14 @@ export async function eventually (what: string, condition: () => boolean | Promi
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }
 }
+
+/** Resolves with `promise`, or rejects naming `what` after `ms` (a deadline, not a sleep). */
+export async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms) })
+  try {
+    return await Promise.race([promise, deadline])
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -11,22 +11,11 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { CloudEvent } from '../../bridges/cloudevents/index.js'
-import { brokerUrl, connect, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
+import { brokerUrl, connect, startGateway, tempDir, testConfig, within } from '../helpers/gateway.js'
 import { ControlledReceiver, OK, seqOf, untilCursor } from '../helpers/receiver-control.js'
 import { LogCapture, makePki } from '../helpers/security.js'
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
-
-/** Resolves with `promise`, or fails with `what` after `ms` (a deadline, not a sleep). */
-async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms) })
-  try {
-    return await Promise.race([promise, deadline])
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 t.test('a wrong token holds the bridge (retrying, unauthorized) until a reload corrects it: 0 dead letters, all events in order', async t => {
   const dir = await tempDir(t)

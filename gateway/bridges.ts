@@ -1,22 +1,20 @@
 /**
- * The configured bridges and their lifecycle: a bridge delivers while it is
- * neither paused by the operator nor outside its delivery window. Control
- * operations (pause, resume, replay, redrive, reconfigure) on one bridge run
- * one at a time; each stops the bridge's delivery run and starts a new one from
- * the stored cursor, so there is never more than one request in flight.
+ * The configured bridges (one BridgeSlot each, see bridge-slot.ts): adding them,
+ * reconfiguring them on reload, and the operator's controls. Control operations
+ * (pause, resume, replay, redrive, reconfigure) on one bridge run one at a time;
+ * each stops the bridge's delivery run and starts a new one from the stored
+ * cursor, so there is never more than one request in flight.
  *
- * MUST: at most one run (one delivery loop, one request in flight) per bridge name, by
- *       construction: a run is created only by startRun, inside the bridge's control queue,
- *       and only when the name has no run (`runs` is the one registry).
- * MUST: a bridge that should run and cannot start (the store refuses its cursor) is
- *       started again with backoff: it is never left stopped; `resume` starts it at once.
+ * MUST: reconfigure is all or nothing: a step that fails undoes the steps before it,
+ *       so the previous set runs again, each bridge once.
  */
-import { readFile } from 'node:fs/promises'
-import { Bridge, classify, compileBridge, encodeEventBatch, encodeHttp, fromJSONFormat, loadHttpSink, nextDelay, type BridgeCounts, type BridgeStatus, type CompiledBridge, type Hold, type HttpSink } from '../bridges/index.js'
-import { parseDuration, type BridgeConfig } from '../config/index.js'
+import { Bridge, compileBridge, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
+import type { BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
+import { planBridges } from './bridge-plan.js'
+import { createSink, redriveLetters, type RedriveResult } from './bridge-sink.js'
+import { BridgeSlot, type SlotState } from './bridge-slot.js'
 import type { Logger } from './logger.js'
-import { DeliveryWindow } from './window.js'
 
 export interface BridgeSetDeps {
   store: Store
@@ -30,7 +28,7 @@ export interface BridgeSetDeps {
   deadLetters?: DeadLetterStore
 }
 
-export type BridgeReportState = BridgeStatus['state'] | 'paused' | 'outside window'
+export type BridgeReportState = SlotState
 
 export interface BridgeReport extends Omit<BridgeStatus, 'state'> {
   state: BridgeReportState
@@ -41,62 +39,27 @@ export interface BridgeReport extends Omit<BridgeStatus, 'state'> {
   windowClosesAt?: string | undefined
 }
 
-interface Entry {
-  cfg: BridgeConfig
-  compiled: CompiledBridge
-  counts: BridgeCounts
-  run: Bridge | undefined
-  paused: boolean
-  window: DeliveryWindow | undefined
-  /** Serialises control operations on this bridge. */
-  queue: Promise<unknown>
-  lastError: string | undefined
-  /** The cursor as of the last run's stop (read from the store while running). */
-  cursor: number
-  /** The end of the log when the bridge was added: a new bridge that starts late still starts there. */
-  endSeq: number
-  /** Why the last run was held when it stopped: the next run carries it on. */
-  held: Hold | undefined
-  /** A start that failed, tried again at `restartAt`. */
-  restart: NodeJS.Timeout | undefined
-  restartAt: number
-  restartAttempts: number
+/** What reconfigure changed; `commit` forgets the cursors of removed bridges, `rollback` restores the previous set. */
+export interface BridgeChanges {
+  added: string[]
+  removed: string[]
+  changed: string[]
+  commit: () => Promise<void>
+  rollback: () => Promise<void>
 }
 
-/** Backoff between attempts to start a bridge whose cursor the store refuses. */
-const RESTART_BASE_MS = 500
-const RESTART_MAX_MS = 30_000
-
-async function readOptional (file: string | undefined): Promise<Buffer | undefined> {
-  return file === undefined ? undefined : await readFile(file)
-}
-
-export async function createSink (cfg: BridgeConfig): Promise<HttpSink> {
-  // loaded with the first bridge: the HTTP client is about 5 MB of heap and a noticeable part of start-up
-  const HttpSink = await loadHttpSink()
-  const headers: Record<string, string> = { ...cfg.sink.headers }
-  if (cfg.sink.token !== undefined) headers.authorization = `Bearer ${cfg.sink.token}`
-  return new HttpSink({
-    url: cfg.sink.url,
-    headers,
-    timeoutMs: cfg.sink.timeoutMs,
-    connectTimeoutMs: cfg.sink.connectTimeoutMs,
-    tls: {
-      ca: await readOptional(cfg.sink.tls.ca),
-      cert: await readOptional(cfg.sink.tls.cert),
-      key: await readOptional(cfg.sink.tls.key),
-      rejectUnauthorized: cfg.sink.tls.rejectUnauthorized
-    }
-  })
-}
+/** A bridge config ready to run: compiled, its sink open. */
+interface Prepared { cfg: BridgeConfig, compiled: CompiledBridge, sink: HttpSink }
 
 export class BridgeSet {
-  private readonly entries = new Map<string, Entry>()
+  private readonly slots = new Map<string, BridgeSlot>()
   /** Every run that exists, by bridge name: the one place that makes a second run impossible. */
   private readonly runs = new Map<string, Bridge>()
   private readonly deps: BridgeSetDeps
   private readonly now: () => number
   private closed = false
+  /** Reconfigurations run one at a time. */
+  private reconfiguring: Promise<unknown> = Promise.resolve()
   /** The bridge that carries heartbeat events (jobs.heartbeat.bridge). */
   heartbeatBridge: string | undefined
   readonly cursors: CursorStore
@@ -110,139 +73,90 @@ export class BridgeSet {
   }
 
   has (name: string): boolean {
-    return this.entries.has(name)
+    return this.slots.has(name)
   }
 
   /** A bridge's live status, by name. */
   get (name: string): { status: () => BridgeStatus } | undefined {
-    const entry = this.entries.get(name)
-    return entry === undefined ? undefined : { status: () => this.baseStatus(entry) }
+    const slot = this.slots.get(name)
+    return slot === undefined ? undefined : { status: () => slot.status() }
   }
 
   names (): string[] {
-    return [...this.entries.keys()]
+    return [...this.slots.keys()]
   }
 
   config (name: string): BridgeConfig | undefined {
-    return this.entries.get(name)?.cfg
+    return this.slots.get(name)?.cfg
   }
 
   /** Adds a bridge and starts it (unless outside its window). A name can be added once. */
   async add (cfg: BridgeConfig): Promise<void> {
-    if (this.entries.has(cfg.name)) throw new TypeError(`a bridge named ${cfg.name} exists already`)
-    const entry: Entry = {
-      cfg,
-      compiled: compileBridge(cfg, this.deps.gatewayId, { heartbeat: cfg.name === this.heartbeatBridge }),
-      counts: { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 },
-      run: undefined,
-      paused: false,
-      window: undefined,
-      queue: Promise.resolve(),
-      lastError: undefined,
-      cursor: 0,
-      endSeq: this.deps.log.lastSeq,
-      held: undefined,
-      restart: undefined,
-      restartAt: 0,
-      restartAttempts: 0
-    }
-    this.entries.set(cfg.name, entry)
-    entry.cursor = (await this.cursors.get(cfg.name).catch(() => undefined)) ?? 0
-    this.setWindow(entry)
-    await this.control(entry, async () => await this.startRun(entry))
+    const slot = await this.insert(cfg, compileBridge(cfg, this.deps.gatewayId, { heartbeat: cfg.name === this.heartbeatBridge }), undefined)
+    await slot.control(async () => await slot.startRun())
   }
 
-  /** Applies a changed config to a running bridge; its cursor is kept. */
-  async update (cfg: BridgeConfig): Promise<void> {
-    const entry = this.entries.get(cfg.name)
-    if (entry === undefined) return await this.add(cfg)
-    await this.control(entry, async () => {
-      await this.stopRun(entry)
-      await entry.window?.close()
-      entry.cfg = cfg
-      entry.compiled = compileBridge(cfg, this.deps.gatewayId, { heartbeat: cfg.name === this.heartbeatBridge })
-      entry.window = undefined
-      this.setWindow(entry)
-      await this.startRun(entry)
-    })
-  }
-
-  /** Stops and forgets a bridge, with its cursor (a bridge added again under the name starts afresh). */
-  async remove (name: string): Promise<void> {
-    const entry = this.entries.get(name)
-    if (entry === undefined) return
-    await this.control(entry, async () => {
-      await this.stopRun(entry)
-      await entry.window?.close()
-      this.entries.delete(name)
-      await this.cursors.delete(name)
-    })
+  /**
+   * Moves from the running set of bridges to `next`, all or nothing: every bridge that (re)starts
+   * is compiled and its sink opened first; then bridges are removed, changed and added, and a
+   * step that fails undoes those before it, so the previous set runs again, each bridge once.
+   */
+  async reconfigure (next: readonly BridgeConfig[], heartbeatBridge: string | undefined): Promise<BridgeChanges> {
+    const run = this.reconfiguring.then(async () => await this.reconfigureNow(next, heartbeatBridge))
+    this.reconfiguring = run.catch(() => {})
+    return await run
   }
 
   async pause (name: string): Promise<BridgeReport> {
-    const entry = this.must(name)
-    await this.control(entry, async () => {
-      entry.paused = true
-      await this.stopRun(entry)
+    const slot = this.must(name)
+    await slot.control(async () => {
+      slot.paused = true
+      await slot.stopRun()
     })
     this.deps.logger.info({ event: 'bridge-paused', bridge: name }, `bridge ${name} paused`)
-    return await this.reportOne(entry)
+    return await this.reportOne(slot)
   }
 
   /** Starts a bridge that is not running (a held one attempts delivery at once). */
   async resume (name: string): Promise<BridgeReport> {
-    const entry = this.must(name)
-    await this.control(entry, async () => {
-      entry.paused = false
-      if (entry.run !== undefined && entry.run.status().state === 'stopped') await this.stopRun(entry)
-      if (entry.run !== undefined) entry.run.retryNow()
-      else await this.startRun(entry)
+    const slot = this.must(name)
+    await slot.control(async () => {
+      slot.paused = false
+      if (slot.run !== undefined && slot.run.status().state === 'stopped') await slot.stopRun()
+      if (slot.run !== undefined) slot.run.retryNow()
+      else await slot.startRun()
     })
     this.deps.logger.info({ event: 'bridge-resumed', bridge: name }, `bridge ${name} resumed`)
-    return await this.reportOne(entry)
+    return await this.reportOne(slot)
   }
 
   /** Redelivers from `fromSeq` (clamped to what retention still holds); live events follow in order. */
   async replay (name: string, fromSeq: number): Promise<{ bridge: string, fromSeq: number, previousCursor: number }> {
-    const entry = this.must(name)
+    const slot = this.must(name)
     const from = Math.min(Math.max(fromSeq, this.deps.log.firstSeq), this.deps.log.lastSeq + 1)
     let previousCursor = 0
-    await this.control(entry, async () => {
-      await this.stopRun(entry)
+    await slot.control(async () => {
+      await slot.stopRun()
       previousCursor = (await this.cursors.get(name)) ?? 0
       await this.cursors.set(name, from - 1)
-      entry.cursor = from - 1
-      await this.startRun(entry)
+      slot.cursor = from - 1
+      await slot.startRun()
     })
     this.deps.logger.info({ event: 'bridge-replay', bridge: name, fromSeq: from, previousCursor }, `bridge ${name} replaying from sequence ${from}`)
     return { bridge: name, fromSeq: from, previousCursor }
   }
 
   /** Sends dead letters (all, or `seqs`) again; those the upstream takes leave the store. */
-  async redrive (name: string, seqs?: number[]): Promise<{ bridge: string, redriven: number, failed: Array<{ seq: number, status?: number, error?: string }> }> {
-    const entry = this.must(name)
-    const result = { bridge: name, redriven: 0, failed: [] as Array<{ seq: number, status?: number, error?: string }> }
-    await this.control(entry, async () => {
-      await this.stopRun(entry)
-      const wanted = seqs === undefined ? undefined : new Set(seqs)
-      const letters = (await this.deadLetters.list(name, { limit: 100_000 })).filter(l => wanted === undefined || wanted.has(l.seq))
-      const sink = await createSink(entry.cfg)
+  async redrive (name: string, seqs?: number[]): Promise<RedriveResult> {
+    const slot = this.must(name)
+    const result = await slot.control(async () => {
+      await slot.stopRun()
       try {
-        for (const letter of letters) {
-          const event = fromJSONFormat(letter.event)
-          const message = entry.cfg.sink.mode === 'batch' ? encodeEventBatch([event]) : encodeHttp(event, entry.cfg.sink.mode)
-          const sent = await sink.send(message)
-          const decision = classify(sent.outcome)
-          if (decision.action === 'success') {
-            await this.deadLetters.remove(name, [letter.seq])
-            result.redriven++
-          } else {
-            result.failed.push(sent.outcome.kind === 'response' ? { seq: letter.seq, status: sent.outcome.status } : { seq: letter.seq, error: sent.outcome.kind })
-          }
-        }
+        const wanted = seqs === undefined ? undefined : new Set(seqs)
+        const letters = (await this.deadLetters.list(name, { limit: 100_000 })).filter(l => wanted === undefined || wanted.has(l.seq))
+        return await redriveLetters(slot.cfg, letters, this.deadLetters)
       } finally {
-        await sink.close()
-        await this.startRun(entry)
+        await slot.startRun()
       }
     })
     this.deps.logger.info({ event: 'dead-letter-redrive', bridge: name, redriven: result.redriven, failed: result.failed.length }, `bridge ${name}: ${result.redriven} dead letters redriven`)
@@ -250,18 +164,18 @@ export class BridgeSet {
   }
 
   status (): BridgeStatus[] {
-    return [...this.entries.values()].map(e => this.baseStatus(e))
+    return [...this.slots.values()].map(s => s.status())
   }
 
   async report (): Promise<BridgeReport[]> {
-    return await Promise.all([...this.entries.values()].map(async e => await this.reportOne(e)))
+    return await Promise.all([...this.slots.values()].map(async s => await this.reportOne(s)))
   }
 
   /** Seconds since the oldest event the bridge has not settled was received; 0 when caught up. */
   async oldestAge (name: string): Promise<number> {
-    const entry = this.entries.get(name)
-    if (entry === undefined) return 0
-    const cursor = this.baseStatus(entry).cursor
+    const slot = this.slots.get(name)
+    if (slot === undefined) return 0
+    const cursor = slot.status().cursor
     if (cursor >= this.deps.log.lastSeq) return 0
     const [next] = await this.deps.log.read(cursor + 1, 1)
     return next === undefined ? 0 : Math.max(0, (this.now() - next.time) / 1000)
@@ -269,132 +183,111 @@ export class BridgeSet {
 
   async close (): Promise<void> {
     this.closed = true
-    await Promise.all([...this.entries.values()].map(async e => {
-      await e.queue
-      await this.stopRun(e)
-      await e.window?.close()
-    }))
+    await this.reconfiguring
+    await Promise.all([...this.slots.values()].map(async s => await s.close()))
   }
 
-  private must (name: string): Entry {
-    const entry = this.entries.get(name)
-    if (entry === undefined) throw new TypeError(`no bridge named ${name}`)
-    return entry
-  }
+  private async reconfigureNow (next: readonly BridgeConfig[], heartbeat: string | undefined): Promise<BridgeChanges> {
+    const hbBefore = this.heartbeatBridge
+    const current = new Map([...this.slots].map(([name, s]) => [name, s.cfg]))
+    const { removed, changed, added } = planBridges(current, next, { before: hbBefore, after: heartbeat })
+    const after = new Map(next.map(b => [b.name, b]))
 
-  private async control<T> (entry: Entry, op: () => Promise<T>): Promise<T> {
-    const next = entry.queue.then(op)
-    entry.queue = next.catch(() => {})
-    return await next
-  }
-
-  private setWindow (entry: Entry): void {
-    const w = entry.cfg.window
-    if (w === undefined) return
-    const name = entry.cfg.name
-    entry.window = new DeliveryWindow(w.schedule, parseDuration(w.duration), {
-      onOpen: () => {
-        this.deps.logger.info({ event: 'window-open', bridge: name }, `bridge ${name}: delivery window open`)
-        void this.control(entry, async () => await this.startRun(entry))
-      },
-      onClose: () => {
-        this.deps.logger.info({ event: 'window-closed', bridge: name, nextOpen: entry.window?.nextOpen() }, `bridge ${name}: delivery window closed`)
-        void this.control(entry, async () => await this.stopRun(entry))
-      }
-    }, this.deps.now)
-  }
-
-  /** Starts the bridge's run when it should run; when the store refuses its cursor, tries again later. */
-  private async startRun (entry: Entry): Promise<void> {
-    clearTimeout(entry.restart)
-    entry.restart = undefined
-    if (this.closed || entry.run !== undefined || entry.paused) return
-    if (entry.window !== undefined && !entry.window.isOpen) return
-    const name = entry.cfg.name
-    if (this.runs.has(name)) throw new TypeError(`bridge ${name} is running already`)
-    const onRequest = this.deps.onRequest
-    let sink: HttpSink | undefined
+    // prepare what can fail without touching what runs: compile, read TLS files, open sinks
+    const prepared = new Map<string, Prepared>()
+    const discard = async (): Promise<void> => { for (const p of prepared.values()) await p.sink.close() }
     try {
-      sink = await createSink(entry.cfg)
-      const run = new Bridge(entry.compiled, {
-        log: this.deps.log,
-        cursors: this.cursors,
-        deadLetters: this.deadLetters,
-        sink,
-        logger: this.deps.logger,
-        counts: entry.counts,
-        held: entry.held,
-        endSeq: entry.endSeq,
-        ...(onRequest !== undefined ? { onRequest: (status, ms) => onRequest(name, status, ms) } : {}),
-        ...(this.deps.now !== undefined ? { now: this.deps.now } : {})
-      })
-      this.runs.set(name, run)
-      entry.run = run
-      try {
-        await run.start()
-      } catch (err) {
-        entry.run = undefined
-        await run.close()
-        this.runs.delete(name)
-        throw err
+      for (const name of [...changed, ...added]) {
+        const cfg = after.get(name) as BridgeConfig
+        const compiled = compileBridge(cfg, this.deps.gatewayId, { heartbeat: name === heartbeat })
+        prepared.set(name, { cfg, compiled, sink: await createSink(cfg) })
       }
     } catch (err) {
-      await sink?.close()
-      this.scheduleRestart(entry, err as Error)
-      return
+      await discard()
+      throw err
     }
-    entry.restartAttempts = 0
-    entry.held = undefined
-  }
-
-  private scheduleRestart (entry: Entry, err: Error): void {
-    const name = entry.cfg.name
-    entry.restartAttempts++
-    const delay = RESTART_BASE_MS + nextDelay(entry.restartAttempts, { baseMs: RESTART_BASE_MS, maxMs: RESTART_MAX_MS, random: Math.random })
-    entry.restartAt = this.now() + delay
-    entry.lastError = `start failed: ${err.message}`
-    if (entry.restartAttempts === 1) {
-      this.deps.logger.warn({ event: 'bridge-start-failed', bridge: name, err }, `bridge ${name} cannot start (${err.message}); trying again`)
+    const take = (name: string): Prepared => {
+      const p = prepared.get(name) as Prepared
+      prepared.delete(name)
+      return p
     }
-    entry.restart = setTimeout(() => {
-      entry.restart = undefined
-      void this.control(entry, async () => await this.startRun(entry))
-    }, delay)
-    entry.restart.unref()
+
+    // apply, recording how to undo each step before taking it
+    const undo: Array<() => Promise<void>> = []
+    const rollback = async (): Promise<void> => {
+      for (const step of undo.splice(0).reverse()) {
+        await step().catch((err: unknown) => this.deps.logger.error({ event: 'bridge-rollback-failed', err }, 'a bridge could not be restored to the previous configuration'))
+      }
+      this.heartbeatBridge = hbBefore
+    }
+    try {
+      this.heartbeatBridge = heartbeat
+      for (const name of removed) {
+        const slot = this.must(name)
+        undo.push(async () => {
+          this.slots.set(name, slot)
+          slot.openWindow()
+          await slot.control(async () => await slot.startRun())
+        })
+        await slot.control(async () => await slot.retire())
+        this.slots.delete(name)
+      }
+      for (const name of changed) {
+        const slot = this.must(name)
+        const old = { cfg: slot.cfg, compiled: slot.compiled }
+        const p = take(name)
+        undo.push(async () => await slot.control(async () => await slot.swap(old.cfg, old.compiled, undefined, false)))
+        await slot.control(async () => await slot.swap(p.cfg, p.compiled, p.sink, true))
+      }
+      for (const name of added) {
+        const p = take(name)
+        const hadCursor = (await this.cursors.get(name)) !== undefined
+        const slot = await this.insert(p.cfg, p.compiled, p.sink)
+        undo.push(async () => {
+          await slot.control(async () => await slot.retire())
+          this.slots.delete(name)
+          if (!hadCursor) await this.cursors.delete(name)
+        })
+        await slot.control(async () => await slot.startRun(true))
+      }
+    } catch (err) {
+      await discard()
+      await rollback()
+      throw err
+    }
+    const commit = async (): Promise<void> => {
+      undo.length = 0
+      for (const name of removed) await this.cursors.delete(name)
+    }
+    return { added, removed, changed, commit, rollback }
   }
 
-  private async stopRun (entry: Entry): Promise<void> {
-    clearTimeout(entry.restart)
-    entry.restart = undefined
-    const run = entry.run
-    if (run === undefined) return
-    entry.run = undefined
-    await run.close()
-    this.runs.delete(entry.cfg.name)
-    entry.lastError = run.status().lastError
-    entry.cursor = run.status().cursor
-    entry.held = run.held()
+  /** Adds the slot of a name that has none. */
+  private async insert (cfg: BridgeConfig, compiled: CompiledBridge, sink: HttpSink | undefined): Promise<BridgeSlot> {
+    if (this.slots.has(cfg.name)) throw new TypeError(`a bridge named ${cfg.name} exists already`)
+    const { log, logger, onRequest } = this.deps
+    const slot = new BridgeSlot(cfg, compiled, sink, { log, logger, onRequest, cursors: this.cursors, deadLetters: this.deadLetters, now: this.now, runs: this.runs, closed: () => this.closed })
+    this.slots.set(cfg.name, slot)
+    slot.cursor = (await this.cursors.get(cfg.name).catch(() => undefined)) ?? 0
+    slot.openWindow()
+    return slot
   }
 
-  private baseStatus (entry: Entry): BridgeStatus {
-    if (entry.run !== undefined) return entry.run.status()
-    const base = { name: entry.cfg.name, cursor: entry.cursor, ...entry.counts, lastError: entry.lastError }
-    if (entry.restart !== undefined) return { ...base, state: 'retrying', reason: 'store', nextAttemptAt: new Date(entry.restartAt).toISOString() }
-    return { ...base, state: 'stopped' }
+  private must (name: string): BridgeSlot {
+    const slot = this.slots.get(name)
+    if (slot === undefined) throw new TypeError(`no bridge named ${name}`)
+    return slot
   }
 
-  private async reportOne (entry: Entry): Promise<BridgeReport> {
-    const base = this.baseStatus(entry)
-    const cursor = base.cursor
-    const state: BridgeReportState = entry.run !== undefined ? base.state : entry.paused ? 'paused' : entry.window !== undefined && !entry.window.isOpen ? 'outside window' : base.state
+  private async reportOne (slot: BridgeSlot): Promise<BridgeReport> {
+    const base = slot.status()
     return {
       ...base,
-      cursor,
-      state,
-      lag: Math.max(0, this.deps.log.lastSeq - cursor),
-      oldestUndeliveredAgeSeconds: await this.oldestAge(entry.cfg.name),
-      deadLetters: await this.deadLetters.count(entry.cfg.name),
-      ...(entry.window !== undefined ? { nextWindowOpens: entry.window.nextOpen(), windowClosesAt: entry.window.closesAt() } : {})
+      state: slot.state(),
+      lag: Math.max(0, this.deps.log.lastSeq - base.cursor),
+      oldestUndeliveredAgeSeconds: await this.oldestAge(slot.name),
+      deadLetters: await this.deadLetters.count(slot.name),
+      ...(slot.window !== undefined ? { nextWindowOpens: slot.window.nextOpen(), windowClosesAt: slot.window.closesAt() } : {})
     }
   }
 }

@@ -2,6 +2,7 @@
  * Hot reload: what a new config changes in a running gateway. Bridges are
  * added, removed or reconfigured (a changed bridge keeps its cursor); retention
  * and schedules change in place; what needs a restart is reported as such.
+ * A reload that fails at any step leaves the previous configuration running.
  */
 import { isDeepStrictEqual } from 'node:util'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
@@ -36,9 +37,29 @@ const RESTART_KEYS: Array<[string, (c: Readonly<Config>) => unknown]> = [
   ['admin', c => c.admin]
 ]
 
+/**
+ * All or nothing: the bridges change first (that step undoes itself when it fails), then
+ * schedules and the other parts; when one of those fails the bridges go back to the previous
+ * set and the previous schedules are restored. Retention changes last (it cannot fail), and
+ * the cursors of removed bridges are forgotten only once everything else has succeeded.
+ */
 export async function reloadGateway (current: Readonly<Config>, next: Readonly<Config>, deps: ReloadDeps): Promise<ReloadResult> {
   const result: ReloadResult = { added: [], removed: [], changed: [], retention: false, needsRestart: [] }
   for (const [key, get] of RESTART_KEYS) if (!isDeepStrictEqual(get(current), get(next))) result.needsRestart.push(key)
+
+  const changes = await deps.bridges.reconfigure(next.bridges, next.jobs.heartbeat?.bridge)
+  try {
+    await deps.scheduleJobs(next)
+    for (const apply of deps.others ?? []) await apply(next)
+  } catch (err) {
+    await changes.rollback()
+    await deps.scheduleJobs(current).catch((e: unknown) => deps.logger.error({ err: e }, 'the previous schedules could not be restored'))
+    for (const apply of deps.others ?? []) await Promise.resolve(apply(current)).catch((e: unknown) => deps.logger.error({ err: e }, 'a part could not be restored to the previous configuration'))
+    throw err
+  }
+  result.added = changes.added
+  result.removed = changes.removed
+  result.changed = changes.changed
 
   const r = next.storage.retention
   const n = next.storage
@@ -47,30 +68,7 @@ export async function reloadGateway (current: Readonly<Config>, next: Readonly<C
     deps.log.setRetention({ maxAgeMs: parseDuration(r.maxAge), maxBytes: parseSize(r.maxBytes), whenFull: n.whenFull, reserveFreeBytes: parseSize(n.reserveFreeBytes), maxPendingBytes: parseSize(n.maxPendingBytes) })
     result.retention = true
   }
-
-  const hbBefore = current.jobs.heartbeat?.bridge
-  const hbAfter = next.jobs.heartbeat?.bridge
-  deps.bridges.heartbeatBridge = hbAfter
-  const before = new Map(current.bridges.map(b => [b.name, b]))
-  const after = new Map(next.bridges.map(b => [b.name, b]))
-  for (const name of before.keys()) {
-    if (!after.has(name)) {
-      await deps.bridges.remove(name)
-      result.removed.push(name)
-    }
-  }
-  for (const [name, cfg] of after) {
-    const old = before.get(name)
-    if (old === undefined) {
-      await deps.bridges.add(cfg)
-      result.added.push(name)
-    } else if (!isDeepStrictEqual(old, cfg) || (hbBefore !== hbAfter && (name === hbBefore || name === hbAfter))) {
-      await deps.bridges.update(cfg)
-      result.changed.push(name)
-    }
-  }
-  await deps.scheduleJobs(next)
-  for (const apply of deps.others ?? []) await apply(next)
+  await changes.commit().catch((err: unknown) => deps.logger.warn({ event: 'bridge-cursor-not-forgotten', bridges: changes.removed, err }, 'the cursor of a removed bridge could not be forgotten; a bridge added again under its name resumes from it'))
 
   deps.logger.info({ event: 'reload', ...result }, 'configuration reloaded')
   if (result.needsRestart.length > 0) {

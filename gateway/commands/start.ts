@@ -17,8 +17,9 @@ function watchConfig (gateway: Gateway, file: string): () => void {
         const loaded = await loadGatewayConfig(file)
         const text = JSON.stringify(loaded.config)
         if (trigger === 'file' && text === lastText) return
-        lastText = text
         await gateway.reload(loaded.config)
+        // only once applied: a file refused (or a reload that failed) is tried again when written again
+        lastText = text
       } catch (err) {
         gateway.logger.error({ event: 'reload-refused', trigger, err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'new configuration refused; the running configuration is kept')
       }

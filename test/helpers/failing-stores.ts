@@ -9,12 +9,14 @@ function enospc (): Error {
   return Object.assign(new Error('IO error: No space left on device (injected)'), { code: 'ENOSPC' })
 }
 
-/** Fails `failNext` operations (counting down), or every one while `failing`. */
+/** Fails `failNext` operations (counting down), or every one while `failing`; only those on bridge `only` when set. */
 class Faults {
   failNext = 0
   failing = false
+  only: string | undefined
   injected = 0
-  check (): void {
+  check (bridge: string): void {
+    if (this.only !== undefined && bridge !== this.only) return
     if (!this.failing && this.failNext <= 0) return
     this.failNext--
     this.injected++
@@ -27,12 +29,12 @@ export class FailingCursorStore extends CursorStore {
   readonly reads = new Faults()
 
   override async set (bridge: string, seq: number): Promise<void> {
-    this.writes.check()
+    this.writes.check(bridge)
     await super.set(bridge, seq)
   }
 
   override async get (bridge: string): Promise<number | undefined> {
-    this.reads.check()
+    this.reads.check(bridge)
     return await super.get(bridge)
   }
 }
@@ -41,7 +43,7 @@ export class FailingDeadLetterStore extends DeadLetterStore {
   readonly writes = new Faults()
 
   override async add (bridge: string, letters: readonly DeadLetter[]): Promise<void> {
-    this.writes.check()
+    this.writes.check(bridge)
     await super.add(bridge, letters)
   }
 }

@@ -7,6 +7,9 @@ import { Type, type Static } from '@sinclair/typebox'
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.js'
 import { Enum } from './schema-util.js'
 
+/** The longest wait a Node.js timer can take (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+const TIMER_MAX_MS = 2_147_483_647
+
 const Tls = Type.Object({
   ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA(s) that sign the upstream\'s certificate (default: the system\'s).' })),
   cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the client certificate, for mutual TLS.' })),
@@ -19,15 +22,15 @@ const Sink = Type.Object({
   mode: Enum(['binary', 'structured', 'batch'], { default: 'binary', description: 'CloudEvents HTTP content mode. `batch` sends `application/cloudevents-batch+json`.' }),
   headers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), Type.String(), { default: {}, description: 'Extra request headers. Values from `${VAR}` are redacted in output.' }),
   token: Type.Optional(Type.String({ minLength: 1, secret: true, description: 'Bearer token sent as `Authorization: Bearer …`; use `${VAR}`.' })),
-  timeoutMs: Type.Integer({ minimum: 1, default: 10_000, description: 'Time allowed for the response headers, and again for the body, in ms.' }),
-  connectTimeoutMs: Type.Integer({ minimum: 1, default: 5_000, description: 'Time allowed to connect, in ms.' }),
+  timeoutMs: Type.Integer({ minimum: 1, maximum: TIMER_MAX_MS, default: 10_000, description: 'Time allowed for the response headers, and again for the whole response body, in ms; a request past it is aborted and retried.' }),
+  connectTimeoutMs: Type.Integer({ minimum: 1, maximum: TIMER_MAX_MS, default: 5_000, description: 'Time allowed to connect, in ms.' }),
   tls: Tls
 }, { additionalProperties: false })
 
 const Batch = Type.Object({
   maxEvents: Type.Integer({ minimum: 1, maximum: 100_000, default: 500, description: 'Most events in one request (batch mode).' }),
   maxBytes: Type.String({ pattern: SIZE_PATTERN, default: '1MiB', description: 'Largest request body in batch mode; a single larger event is sent alone.' }),
-  lingerMs: Type.Integer({ minimum: 0, default: 5, description: 'How long a batch that is not full waits for more events, in ms.' })
+  lingerMs: Type.Integer({ minimum: 0, maximum: TIMER_MAX_MS, default: 5, description: 'How long a batch that is not full waits for more events, in ms.' })
 }, { additionalProperties: false, default: {} })
 
 const Retry = Type.Object({

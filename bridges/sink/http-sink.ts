@@ -3,6 +3,10 @@
  * One keep-alive connection pool per bridge; every call resolves with what
  * happened (a response, a timeout or a network error) and never throws, except
  * when the bridge aborts it.
+ *
+ * MUST: `timeoutMs` bounds the wait for the response headers and, separately, the
+ *       whole response body (undici's bodyTimeout only bounds the gap between two
+ *       chunks, so an upstream that trickles a byte a second would hold the bridge).
  */
 import { Pool, type Dispatcher } from 'undici'
 import type { HttpMessage } from '../cloudevents/index.js'
@@ -31,6 +35,11 @@ export interface SendResult {
 }
 
 const BODY_EXCERPT_BYTES = 1024
+
+/** The whole response body did not arrive within timeoutMs. */
+class BodyTimeoutError extends Error {
+  readonly code = 'FG_BODY_TIMEOUT'
+}
 
 export class HttpSink {
   private readonly pool: Pool
@@ -75,10 +84,12 @@ export class HttpSink {
       let headers: ResponseHeaders | undefined
       const chunks: Buffer[] = []
       let kept = 0
+      let bodyTimer: NodeJS.Timeout | undefined
       const onAbort = (): void => { controller?.abort(signal?.reason) }
       signal?.addEventListener('abort', onAbort, { once: true })
       const done = (): number => {
         signal?.removeEventListener('abort', onAbort)
+        clearTimeout(bodyTimer)
         return performance.now() - started
       }
       this.pool.dispatch({
@@ -91,10 +102,12 @@ export class HttpSink {
           controller = c
           if (signal?.aborted === true) c.abort(signal.reason)
         },
-        onResponseStart (_c, statusCode, responseHeaders) {
+        onResponseStart (c, statusCode, responseHeaders) {
           if (statusCode < 200) return // informational: the final response follows
           status = statusCode
           headers = responseHeaders as ResponseHeaders
+          // the whole body within timeoutMs of the headers, however it is spread out
+          bodyTimer = setTimeout(() => c.abort(new BodyTimeoutError(`response body not complete within ${timeoutMs} ms`)), timeoutMs)
         },
         onResponseData (_c, chunk) {
           if ((status < 200 || status > 299) && kept < BODY_EXCERPT_BYTES) {
@@ -129,7 +142,7 @@ export class HttpSink {
 /** What a failed request amounts to: a timeout (headers or body) or a network error with its code. */
 function outcomeOf (error: Error, timeoutMs: number): DeliveryOutcome {
   const code = (error as { code?: unknown }).code
-  if (code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', phase: 'body', limitMs: timeoutMs }
+  if (error instanceof BodyTimeoutError || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'timeout', phase: 'body', limitMs: timeoutMs }
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return { kind: 'timeout', phase: 'headers', limitMs: timeoutMs }
   // a TLS verification failure may come wrapped; its code is on the cause
   const cause = (error as { cause?: { code?: unknown } }).cause

@@ -21,6 +21,8 @@ export type Action =
   | { kind: 'hang' }
   /** Destroy the connection without an answer. */
   | { kind: 'reset' }
+  /** Send the status and headers, then one byte of body every `everyMs`, never ending. */
+  | { kind: 'trickle', status: number, everyMs: number }
 
 export interface ReceivedRequest {
   /** 0-based, in arrival order over the receiver's whole life. */
@@ -38,8 +40,11 @@ export interface ReceivedRequest {
   sdk: SdkEvent[] | undefined
   sdkError: string | undefined
   action: Action
-  /** The events count as arrived: the receiver answered 2xx, or took them and the answer was lost (hang, reset). */
+  /** The events count as arrived: the receiver answered 2xx, or took them and the answer was lost (hang, reset, trickle). */
   took: boolean
+  /** When the receiver answered (performance.now()), and when the client closed the connection of a hung or trickled answer. */
+  answeredAt: number
+  closedAt?: number
 }
 
 export interface Arrival {
@@ -48,7 +53,7 @@ export interface Arrival {
   request: number
 }
 
-export type Policy = (req: Omit<ReceivedRequest, 'action' | 'took'>) => Action | Promise<Action>
+export type Policy = (req: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'>) => Action | Promise<Action>
 
 export interface ControlOptions {
   /** Parse every request with the cloudevents SDK too. */
@@ -199,7 +204,7 @@ export class ControlledReceiver {
     req.on('error', () => {})
     req.on('end', () => {
       const body = Buffer.concat(chunks)
-      const base: Omit<ReceivedRequest, 'action' | 'took'> = {
+      const base: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'> = {
         index: this.nextIndex++,
         method: req.method ?? '',
         path: req.url ?? '/',
@@ -231,9 +236,9 @@ export class ControlledReceiver {
     })
   }
 
-  private finish (base: Omit<ReceivedRequest, 'action' | 'took'>, action: Action, req: IncomingMessage, res: ServerResponse): void {
+  private finish (base: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'>, action: Action, req: IncomingMessage, res: ServerResponse): void {
     const took = action.kind !== 'respond' || (action.status >= 200 && action.status <= 299)
-    const entry: ReceivedRequest = { ...base, action, took }
+    const entry: ReceivedRequest = { ...base, action, took, answeredAt: performance.now() }
     this.requests.push(entry)
     if (took) for (const event of entry.events) this.arrivals.push({ event, path: entry.path, request: entry.index })
     if (action.kind === 'respond') {
@@ -242,7 +247,18 @@ export class ControlledReceiver {
       req.socket.destroy()
     } else {
       this.hung.add(res)
-      res.once('close', () => this.hung.delete(res))
+      let timer: NodeJS.Timeout | undefined
+      if (action.kind === 'trickle') {
+        res.writeHead(action.status, { 'content-type': 'text/plain', 'content-length': '1000000' })
+        res.flushHeaders() // the headers go now, not with the first byte
+        timer = setInterval(() => res.write('.'), action.everyMs)
+      }
+      res.once('close', () => {
+        clearInterval(timer)
+        entry.closedAt = performance.now()
+        this.hung.delete(res)
+        this.check()
+      })
     }
     this.check()
   }

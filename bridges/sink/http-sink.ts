@@ -8,6 +8,7 @@
  *       whole response body (undici's bodyTimeout only bounds the gap between two
  *       chunks, so an upstream that trickles a byte a second would hold the bridge).
  */
+import { connect } from 'node:net'
 import { Pool, type Dispatcher } from 'undici'
 import type { HttpMessage } from '../cloudevents/index.js'
 import type { DeliveryOutcome, ResponseHeaders } from '../retry/index.js'
@@ -46,6 +47,9 @@ export class HttpSink {
   private readonly path: string
   private readonly headers: Record<string, string>
   private readonly timeoutMs: number
+  private readonly connectTimeoutMs: number
+  private readonly host: string
+  private readonly port: number
   private closing: Promise<void> | undefined
 
   constructor (opts: HttpSinkOptions) {
@@ -53,6 +57,9 @@ export class HttpSink {
     this.path = url.pathname + url.search
     this.headers = { ...opts.headers }
     this.timeoutMs = opts.timeoutMs
+    this.connectTimeoutMs = opts.connectTimeoutMs
+    this.host = url.hostname.replace(/^\[|\]$/g, '')
+    this.port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
     this.pool = new Pool(url.origin, {
       connections: 1,
       pipelining: 1,
@@ -129,6 +136,24 @@ export class HttpSink {
           resolve({ outcome: outcomeOf(error, timeoutMs), body: '', durationMs })
         }
       })
+    })
+  }
+
+  /**
+   * True when the upstream's host accepts a TCP connection (no request is sent): a cheap check,
+   * while it is unreachable, that it is back.
+   */
+  async probe (signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return false
+    return await new Promise<boolean>(resolve => {
+      const socket = connect({ host: this.host, port: this.port, timeout: this.connectTimeoutMs, signal })
+      const finish = (ok: boolean): void => {
+        socket.destroy()
+        resolve(ok)
+      }
+      socket.once('connect', () => finish(true))
+      socket.once('timeout', () => finish(false))
+      socket.once('error', () => finish(false))
     })
   }
 

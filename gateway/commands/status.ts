@@ -33,7 +33,7 @@ function detail (b: BridgeReport): string {
   if (b.state === 'outside window' && b.nextWindowOpens !== undefined) return `window opens ${b.nextWindowOpens}`
   const error = b.lastError ?? ''
   if (b.state !== 'retrying' || b.nextAttemptAt === undefined) return error
-  const next = b.probing === true ? 'retrying as soon as the upstream answers' : `next attempt ${b.nextAttemptAt}`
+  const next = `next attempt ${b.nextAttemptAt}${b.probing === true ? ', or as soon as the upstream accepts connections' : ''}`
   return error === '' ? next : `${error}; ${next}`
 }
 

@@ -52,7 +52,7 @@ const Event = Type.Object({
 
 const Window = Type.Object({
   schedule: Type.String({ minLength: 1, description: 'When a delivery window opens: cron expression (5 fields, or 6 with seconds first).' }),
-  duration: Type.String({ pattern: DURATION_PATTERN, description: 'How long each window stays open.' })
+  duration: Type.String({ pattern: DURATION_PATTERN, description: 'How long each window stays open (any length, also beyond a month).' })
 }, { additionalProperties: false, description: 'Deliver only inside these windows (metered uplinks); outside, events wait on disk.' })
 
 export const Bridge = Type.Object({

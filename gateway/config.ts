@@ -7,6 +7,7 @@ import cron from 'node-cron'
 import { compileBridge } from '../bridges/index.js'
 import { ConfigValueError, defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
 import { checkSecurityConfig, isLoopback } from './auth/index.js'
+import { checkWindowSchedule } from './window.js'
 
 function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
   if (!cron.validate(expr)) issues.push({ path, message: `not a valid cron expression: ${JSON.stringify(expr)}` })
@@ -35,7 +36,8 @@ export function checkConfig (config: Config): ConfigIssue[] {
       const located = err.atPath(at)
       issues.push({ path: located.path, message: located.detail })
     }
-    if (bridge.window !== undefined) checkCron(bridge.window.schedule, `${at}.window.schedule`, issues)
+    const window = bridge.window === undefined ? undefined : checkWindowSchedule(bridge.window.schedule)
+    if (window !== undefined) issues.push({ path: `${at}.window.schedule`, message: window })
     for (const key of ['ca', 'cert', 'key'] as const) {
       const file = bridge.sink.tls[key]
       if (file !== undefined && !existsSync(file)) issues.push({ path: `${at}.sink.tls.${key}`, message: `file not found: ${file}` })

@@ -150,6 +150,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       connectedClients: () => broker.connectedClients,
       security: () => security.stats()
     })
+    cleanups.push(async () => metrics.close())
     bridges.heartbeatBridge = config.jobs.heartbeat?.bridge
     for (const b of config.bridges) await bridges.add(b)
 

@@ -3,6 +3,7 @@
  * status) are read at scrape time, so the hot path pays nothing for them.
  * Label sets are bounded: QoS, drop reason, bridge name, status class.
  */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { BridgeStatus } from '../bridges/index.js'
 import { DROP_REASONS, type CommitEvent, type DeadLetterStore, type EventLog } from '../storage/index.js'
@@ -35,6 +36,7 @@ export class Metrics {
   private readonly commitRecords: Histogram<string>
   private readonly commitSeconds: Histogram<string>
   private readonly requestSeconds: Histogram<'bridge' | 'status_class'>
+  private readonly loopDelay: IntervalHistogram
 
   constructor (src: MetricsSources) {
     const r = this.registry
@@ -112,6 +114,18 @@ export class Metrics {
       name: 'flowgate_bridge_request_duration_seconds', help: 'Upstream HTTP request time, by bridge and status class (2xx, 4xx, 5xx, timeout, error).', labelNames: ['bridge', 'status_class'], registers: [r],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
     })
+    // sampled every 10 ms; each scrape reports what happened since the previous one
+    const loop = this.loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    loop.enable()
+    new Gauge({
+      name: 'flowgate_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape, by quantile (1: the longest stall); from perf_hooks.monitorEventLoopDelay.', labelNames: ['quantile'], registers: [r],
+      collect () {
+        const none = loop.count === 0
+        for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, none ? 0 : loop.percentile(q * 100) / 1e9)
+        this.set({ quantile: '1' }, none ? 0 : loop.max / 1e9)
+        loop.reset()
+      }
+    })
     new Gauge({ name: 'flowgate_connected_clients', help: 'MQTT clients connected now.', registers: [r], collect () { this.set(src.connectedClients()) } })
     const security = src.security
     if (security !== undefined) {
@@ -140,6 +154,11 @@ export class Metrics {
   observeRequest (bridge: string, status: number | 'timeout' | 'error', durationMs: number): void {
     const statusClass = typeof status === 'number' ? `${Math.floor(status / 100)}xx` : status
     this.requestSeconds.observe({ bridge, status_class: statusClass }, durationMs / 1000)
+  }
+
+  /** Stops sampling the event loop. Idempotent. */
+  close (): void {
+    this.loopDelay.disable()
   }
 
   async text (): Promise<string> {

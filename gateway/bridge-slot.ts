@@ -74,16 +74,19 @@ export class BridgeSlot {
     const w = this.cfg.window
     if (w === undefined) return
     const name = this.name
+    // a window open already when it is made needs no start of its own: whoever opens it starts the run
+    let made = false
     this.window = new DeliveryWindow(w.schedule, parseDuration(w.duration), {
       onOpen: () => {
         this.deps.logger.info({ event: 'window-open', bridge: name }, `bridge ${name}: delivery window open`)
-        void this.control(async () => await this.startRun())
+        if (made) void this.control(async () => await this.startRun())
       },
       onClose: () => {
         this.deps.logger.info({ event: 'window-closed', bridge: name, nextOpen: this.window?.nextOpen() }, `bridge ${name}: delivery window closed`)
         void this.control(async () => await this.stopRun())
       }
     }, this.deps.now)
+    made = true
   }
 
   /** Stops the run and the window (the cursor stays). */

@@ -107,6 +107,13 @@ export class Metrics {
       collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, Math.max(0, log.lastSeq - b.cursor)) }
     })
     new Gauge({
+      name: 'flowgate_bridge_retrying', help: 'Bridges held by a failure (1), by bridge and reason (unauthorized, network, server, store, ...).', labelNames: ['bridge', 'reason'], registers: [r],
+      collect () {
+        this.reset()
+        for (const b of src.bridges()) if (b.state === 'retrying') this.set({ bridge: b.name, reason: b.reason ?? 'unknown' }, 1)
+      }
+    })
+    new Gauge({
       name: 'flowgate_bridge_oldest_undelivered_age_seconds', help: 'Age of the oldest event the bridge has not settled; 0 when caught up.', labelNames: ['bridge'], registers: [r],
       async collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, await src.bridgeOldestAge(b.name)) }
     })

@@ -53,6 +53,8 @@ t.test('a wrong token holds the bridge (retrying, unauthorized) until a reload c
   t.ok(refused <= 30, `retried with backoff, not once per event (${refused} requests in 30 s)`)
   t.equal(receiver.arrivals.length, 0, 'nothing was accepted')
   t.equal(await gw.bridges.deadLetters.count('cloud'), 0, 'nothing was dead-lettered')
+  const metrics = await (await fetch(`${gw.admin?.url ?? ''}/metrics`)).text()
+  t.match(metrics, /^flowgate_bridge_retrying\{bridge="cloud",reason="unauthorized"\} 1$/m, '/metrics shows the bridge held, and why')
   const held = capture.events('bridge-retrying')
   t.equal(held.length, 1, 'one log line for the whole hold')
   t.match(held[0], { bridge: 'cloud', reason: 'unauthorized', status: 401 })
@@ -70,6 +72,7 @@ t.test('a wrong token holds the bridge (retrying, unauthorized) until a reload c
   t.equal(report?.state, 'running')
   t.equal(report?.reason, undefined)
   t.equal(capture.events('bridge-recovered').length, 1, 'one log line when it delivers again')
+  t.notMatch(await (await fetch(`${gw.admin?.url ?? ''}/metrics`)).text(), /^flowgate_bridge_retrying\{/m, 'and /metrics no longer shows it held')
 })
 
 t.test('a receiver that answers 413 to batches over 10 events gets everything; nothing is dead-lettered', async t => {

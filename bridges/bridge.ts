@@ -278,20 +278,23 @@ export class Bridge {
           await this.waitForRecord(settledThrough + 1)
           continue
         }
+        const readTo = log.lastSeq
         const records = await log.read(settledThrough + 1, READ_CHUNK)
         this.recovered()
         if (records.length === 0) {
-          // Retention removed every record after settledThrough (the log is empty): count them
-          // as missed and wait for new ones, rather than end the delivery loop.
-          const gone = Math.min(log.lastSeq, log.firstSeq - 1)
-          if (gone > settledThrough) {
-            this.missedRecords(settledThrough + 1, gone)
-            settledThrough = gone
-          }
+          // Nothing readable after settledThrough: retention removed those records (count them as
+          // missed), or the newest were lost to damage on disk (the log counts those), so wait for
+          // new ones rather than end the delivery loop or read the same nothing again.
+          const removed = Math.min(readTo, log.firstSeq - 1)
+          if (removed > settledThrough) this.missedRecords(settledThrough + 1, removed)
+          settledThrough = Math.max(settledThrough, removed, readTo)
           continue
         }
         const first = records[0] as LogRecord
-        if (first.seq > settledThrough + 1) this.missedRecords(settledThrough + 1, first.seq - 1)
+        // a gap below the log's first record was removed by retention; one above it holds numbers
+        // never issued (skipped after an unclean stop) or records lost to damage, which the log counts
+        const removed = Math.min(first.seq - 1, log.firstSeq - 1)
+        if (removed > settledThrough) this.missedRecords(settledThrough + 1, removed)
         for (const record of records) {
           if (signal.aborted) return
           const item = this.items.prepare(record)

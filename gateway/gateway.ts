@@ -14,6 +14,7 @@ import { createBroker } from './broker.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
+import { sampleRates } from './rate-sampler.js'
 import { StoreHealth } from './store-health.js'
 import { reloadGateway, type ReloadResult } from './reload.js'
 import { HEARTBEAT_TOPIC, heartbeatPayload } from './heartbeat.js'
@@ -172,9 +173,25 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     let ready = true
     let admin: AdminServer | undefined
     if (config.admin.enabled) {
+      const rates = sampleRates(log, bridges)
+      cleanups.push(async () => rates.stop())
       // the HTTP framework is loaded only for an admin API that is served
       const { startAdmin } = await import('./admin/server.js')
-      admin = await startAdmin(config.admin, { version: VERSION, startedAt, log, bridges, metrics, logger, clients: () => broker.connectedClients, ready: () => ready && health.writable(), storage: () => health.status(), security: () => security.stats() })
+      admin = await startAdmin(config.admin, {
+        id: config.gateway.id,
+        version: VERSION,
+        startedAt,
+        log,
+        bridges,
+        metrics,
+        logger,
+        clients: () => broker.connectedClients,
+        ready: () => ready && health.writable(),
+        storage: () => health.status(),
+        security: () => security.stats(),
+        config: () => current,
+        rates: rates.history
+      })
       cleanups.push(async () => { ready = false; await admin?.close() })
       logger.info({ event: 'admin-listening', url: admin.url }, `admin API on ${admin.url}`)
     }

@@ -1,11 +1,15 @@
 import type { FastifyInstance } from 'fastify'
+import { parseSize, type Config } from '../../config/index.js'
 import type { EventLog, LogRecord } from '../../storage/index.js'
 import type { BridgeSet } from '../bridges.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
+import type { RateHistory } from '../rates.js'
 import { badRequest, notFound } from './errors.js'
 
 export interface AdminContext {
+  /** gateway.id */
+  id?: string
   version: string
   startedAt: number
   log: EventLog
@@ -17,6 +21,12 @@ export interface AdminContext {
   /** Whether the stores can write (ok, full, write-failing) and why. */
   storage?: () => unknown
   security?: () => unknown
+  /** The running configuration (changes on reload): status reports the log's budget from it. */
+  config?: () => Readonly<Config>
+  /** Recent ingest and delivery rates (the dashboard's charts). */
+  rates?: RateHistory
+  /** Aborted when the admin API closes: long polls end at once instead of holding up the stop. */
+  closing?: AbortSignal
 }
 
 interface NameParams { name: string }
@@ -73,11 +83,14 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
 
   app.get('/api/status', async () => {
     const stats = log.stats()
+    const retention = ctx.config?.().storage
     return {
+      ...(ctx.id !== undefined ? { id: ctx.id } : {}),
       version: ctx.version,
       uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
       clients: ctx.clients(),
       log: stats,
+      ...(retention !== undefined ? { retention: { maxBytes: parseSize(retention.retention.maxBytes), maxAge: retention.retention.maxAge, whenFull: retention.whenFull } } : {}),
       ...(ctx.storage !== undefined ? { store: ctx.storage() } : {}),
       ...(ctx.security !== undefined ? { security: ctx.security() } : {}),
       bridges: await bridges.report()
@@ -111,8 +124,19 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     const waitMs = req.query.waitMs === undefined ? 0 : Math.min(parseSeq(req.query.waitMs, 'waitMs'), 60_000)
     const from = req.query.fromSeq === undefined && req.query.fromTime === undefined ? log.firstSeq : await startSeq(log, req.query)
     // long poll (flowgate tail): wait for the first record at or after `from`
-    if (waitMs > 0 && from > log.lastSeq) await log.waitFor(from, AbortSignal.timeout(waitMs))
+    if (waitMs > 0 && from > log.lastSeq) {
+      const signals = [AbortSignal.timeout(waitMs), ...(ctx.closing !== undefined ? [ctx.closing] : [])]
+      await log.waitFor(from, AbortSignal.any(signals))
+    }
     const records = await log.read(from, limit)
     return { firstSeq: log.firstSeq, lastSeq: log.lastSeq, events: records.map(eventView) }
+  })
+
+  app.get<{ Querystring: { after?: string } }>('/api/rates', async req => {
+    const rates = ctx.rates
+    if (rates === undefined) throw notFound('rates are not recorded')
+    const after = req.query.after === undefined ? undefined : Number(req.query.after)
+    if (after !== undefined && !Number.isFinite(after)) throw badRequest('after must be a time in seconds since the epoch')
+    return rates.series(bridges.status().map(b => b.name), after === undefined ? undefined : after * 1000)
   })
 }

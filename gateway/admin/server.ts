@@ -28,6 +28,8 @@ function tokenMatches (header: string | undefined, token: string): boolean {
 
 export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyInstance {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
+  const closing = new AbortController()
+  app.addHook('preClose', async () => closing.abort())
   const token = cfg.token
   if (token !== undefined) {
     app.addHook('onRequest', async (req: FastifyRequest) => {
@@ -46,7 +48,7 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
     void reply.code(404).send({ error: { code: 'FG_ERR_ADMIN_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } })
   })
-  registerRoutes(app, ctx)
+  registerRoutes(app, { ...ctx, closing: closing.signal })
   return app
 }
 

@@ -1,3 +1,5 @@
+import diagnostics from 'node:diagnostics_channel'
+import type { IncomingMessage } from 'node:http'
 import t from 'tap'
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 import { request } from 'undici'
@@ -13,6 +15,13 @@ async function api (gw: Gateway, method: 'GET' | 'POST', path: string, body?: un
   })
   const text = await res.body.text()
   return { status: res.statusCode, json: res.headers['content-type']?.toString().includes('json') === true ? JSON.parse(text) : text }
+}
+
+/** A request with headers of the caller's choosing (an Origin, a text/plain body). */
+async function call (gw: Gateway, path: string, opts: { method?: 'GET' | 'POST', headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await request(`${gw.admin?.url ?? ''}${path}`, { method: opts.method ?? 'GET', headers: opts.headers ?? {}, ...(opts.body !== undefined ? { body: opts.body } : {}) })
+  const text = await res.body.text()
+  return { status: res.statusCode, json: String(res.headers['content-type']).includes('json') ? JSON.parse(text) : text }
 }
 
 function bridgeYaml (url: string, mode = 'batch'): string {
@@ -183,4 +192,58 @@ t.test('a bearer token protects everything but health checks', async t => {
   t.equal((await api(gw, 'GET', '/metrics')).status, 401)
   t.equal((await api(gw, 'GET', '/healthz')).status, 200)
   t.equal((await api(gw, 'GET', '/readyz')).status, 200)
+})
+
+t.test('status names the gateway and its log budget; /api/rates holds recent ingest and delivery rates', async t => {
+  const receiver = await startOpsReceiver(t)
+  const gw = await startGateway(t, testConfig(await tempDir(t), `storage:
+  retention: { maxAge: 2d, maxBytes: 10MiB }
+${bridgeYaml(receiver.url)}`))
+  const s = (await call(gw, '/api/status')).json
+  t.equal(s.id, 'test-gw')
+  t.same(s.retention, { maxBytes: 10 * 1024 * 1024, maxAge: '2d', whenFull: 'drop-oldest' })
+  t.match(s.store, { state: 'ok', backpressure: false })
+
+  const client = await connect(t, brokerUrl(gw))
+  for (let i = 0; i < 12; i++) await client.publishAsync('devices/a/t', String(i), { qos: 1 })
+  await client.publishAsync('elsewhere', 'x', { qos: 1 })
+  await receiver.until(e => e.length === 12)
+  const sum = (xs: Array<number | null>, interval: number): number => Math.round(xs.reduce<number>((a, b) => a + (b ?? 0), 0) * interval)
+  let rates: any // eslint-disable-line @typescript-eslint/no-explicit-any
+  // sampled once a second: wait for the samples that cover the publishes
+  await eventually('the rates to count 13 records received and 12 delivered', async () => {
+    rates = (await call(gw, '/api/rates')).json
+    return sum(rates.ingest, rates.intervalSeconds) === 13 && sum(rates.bridges.cloud, rates.intervalSeconds) === 12
+  }, { everyMs: 100, seen: () => rates })
+  t.equal(rates.intervalSeconds, 1)
+  t.equal(rates.times.length, rates.ingest.length)
+  t.equal(rates.times.length, rates.bridges.cloud.length)
+  t.ok(rates.times.every((x: number, i: number) => i === 0 || x > rates.times[i - 1]), 'oldest first')
+  const last = rates.times[rates.times.length - 1]
+  const later = (await call(gw, `/api/rates?after=${last}`)).json
+  t.ok(later.times.every((x: number) => x > last), 'after= gives only newer samples')
+  t.match(await call(gw, '/api/rates?after=soon'), { status: 400, json: { error: { code: 'FG_ERR_ADMIN_BAD_REQUEST' } } })
+})
+
+t.test('a long poll for events ends when the gateway stops, instead of holding up the stop', async t => {
+  const gw = await startGateway(t, testConfig(await tempDir(t)))
+  // the poll is in flight once the admin API's HTTP server has received it
+  const received = new Promise<void>(resolve => {
+    const seen = (message: unknown): void => {
+      if ((message as { request: IncomingMessage }).request.url?.includes('waitMs=60000') !== true) return
+      diagnostics.unsubscribe('http.server.request.start', seen)
+      resolve()
+    }
+    diagnostics.subscribe('http.server.request.start', seen)
+  })
+  const waiting = call(gw, '/api/events?fromSeq=1&waitMs=60000')
+  await received
+  const started = Date.now()
+  await gw.close()
+  const answer = await waiting
+  const took = Date.now() - started
+  t.equal(answer.status, 200)
+  t.same(answer.json.events, [], 'no events, and an answer')
+  // the poll asked to wait 60 s; a stop that waited for it would take that long (bound kept generous for a loaded machine)
+  t.ok(took < 20_000, `the gateway stopped in ${took} ms`)
 })

@@ -20,6 +20,7 @@ export const GatewayErrorCodes = {
   FG_ERR_ADMIN_UNAUTHORIZED: 'admin API: the bearer token is missing or wrong (401)',
   FG_ERR_ADMIN_CONFLICT: 'admin API: the request conflicts with the bridge\'s state (409)',
   FG_ERR_ADMIN_INTERNAL: 'admin API: the request failed inside the gateway; the log has the cause (500)',
+  FG_ERR_ADMIN_FORBIDDEN: 'admin API: a state-changing request from another origin is refused (403)',
   FG_ERR_ADMIN_UNREACHABLE: 'a command cannot reach the admin API of a running gateway',
   FG_ERR_USAGE: 'the command line is not valid'
 } as const

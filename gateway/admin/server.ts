@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Config } from '../../config/index.js'
 import { AdminError } from './errors.js'
+import { refuseCrossOrigin } from './origin.js'
 import { registerRoutes, type AdminContext } from './routes.js'
 
 export type { AdminContext } from './routes.js'
@@ -30,6 +31,7 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
   const closing = new AbortController()
   app.addHook('preClose', async () => closing.abort())
+  app.addHook('onRequest', refuseCrossOrigin)
   const token = cfg.token
   if (token !== undefined) {
     app.addHook('onRequest', async (req: FastifyRequest) => {

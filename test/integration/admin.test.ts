@@ -247,3 +247,36 @@ t.test('a long poll for events ends when the gateway stops, instead of holding u
   // the poll asked to wait 60 s; a stop that waited for it would take that long (bound kept generous for a loaded machine)
   t.ok(took < 20_000, `the gateway stopped in ${took} ms`)
 })
+
+t.test('a cross-origin POST (Origin of another site, text/plain body) to pause a bridge is refused on a gateway with no token, and the bridge keeps running', async t => {
+  const receiver = await startOpsReceiver(t)
+  const gw = await startGateway(t, testConfig(await tempDir(t), bridgeYaml(receiver.url)))
+  t.equal(gw.config.admin.token, undefined, 'no token')
+  const client = await connect(t, brokerUrl(gw))
+  await client.publishAsync('devices/a/t', '1', { qos: 1 })
+  await receiver.until(e => e.length === 1)
+
+  // what a form or fetch on another site sends without a preflight
+  const simple = { 'content-type': 'text/plain', origin: 'https://evil.example' }
+  const pause = await call(gw, '/api/bridges/cloud/pause', { method: 'POST', headers: simple, body: 'x' })
+  t.match(pause, { status: 403, json: { error: { code: 'FG_ERR_ADMIN_FORBIDDEN' } } })
+  t.match(await call(gw, '/api/bridges/cloud/replay', { method: 'POST', headers: simple, body: '{"fromSeq":1}' }), { status: 403 })
+  t.match(await call(gw, '/api/bridges/cloud/dead-letters/redrive', { method: 'POST', headers: simple, body: '{}' }), { status: 403 })
+  t.match(await call(gw, '/api/bridges/cloud/pause', { method: 'POST', headers: { origin: 'null' } }), { status: 403 }, 'a sandboxed page (Origin: null) too')
+  // a look-alike of the admin API's origin on another port or scheme is another origin
+  const own = new URL(gw.admin?.url ?? '')
+  t.match(await call(gw, '/api/bridges/cloud/pause', { method: 'POST', headers: { origin: `http://${own.hostname}:1` } }), { status: 403 })
+  t.match(await call(gw, '/api/bridges/cloud/pause', { method: 'POST', headers: { origin: `https://${own.host}` } }), { status: 403 })
+
+  const after = (await call(gw, '/api/status')).json.bridges[0]
+  t.equal(after.state, 'running', 'the bridge is still running')
+  t.equal(after.cursor, 1)
+  await client.publishAsync('devices/a/t', '2', { qos: 1 })
+  await receiver.until(e => e.length === 2)
+  t.pass('and still delivers')
+
+  // the dashboard's own requests: same origin as the admin API
+  const mine = await call(gw, '/api/bridges/cloud/pause', { method: 'POST', headers: { origin: own.origin } })
+  t.equal(mine.status, 200, 'the page itself may pause')
+  t.equal(mine.json.state, 'paused')
+})

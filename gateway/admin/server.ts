@@ -9,6 +9,7 @@ import type { Config } from '../../config/index.js'
 import { AdminError } from './errors.js'
 import { refuseCrossOrigin } from './origin.js'
 import { registerRoutes, type AdminContext } from './routes.js'
+import { DASHBOARD_PREFIX, registerWeb } from './web.js'
 
 export type { AdminContext } from './routes.js'
 
@@ -18,7 +19,9 @@ export interface AdminServer {
   close (): Promise<void>
 }
 
-const OPEN_PATHS = new Set(['/healthz', '/readyz'])
+/** Health checks, and the dashboard's page and files (the page asks for the token itself). */
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
+const isOpen = (path: string): boolean => OPEN_PATHS.has(path) || path.startsWith(DASHBOARD_PREFIX)
 
 function tokenMatches (header: string | undefined, token: string): boolean {
   if (header === undefined || !header.startsWith('Bearer ')) return false
@@ -35,7 +38,7 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
   const token = cfg.token
   if (token !== undefined) {
     app.addHook('onRequest', async (req: FastifyRequest) => {
-      if (OPEN_PATHS.has(req.url.split('?')[0] ?? '')) return
+      if (isOpen(req.url.split('?')[0] ?? '')) return
       if (!tokenMatches(req.headers.authorization, token)) throw new AdminError(401, 'FG_ERR_ADMIN_UNAUTHORIZED', 'a valid bearer token is required')
     })
   }
@@ -50,6 +53,7 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
     void reply.code(404).send({ error: { code: 'FG_ERR_ADMIN_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } })
   })
+  registerWeb(app)
   registerRoutes(app, { ...ctx, closing: closing.signal })
   return app
 }

@@ -13,19 +13,22 @@
  * SHOULD: appends that arrive while a commit is in flight go out as one write.
  */
 import { EventEmitter } from 'node:events'
-import { statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { StorageError } from './errors.js'
 import type { PendingRecord } from './codec.js'
 import { seqKey } from './keys.js'
-import { encodeStoredBatch, noDrops, type DropCounts, type DropReason, type LogState } from './log/format.js'
+import { encodeStoredBatch, type DropCounts, type DropReason, type LogState } from './log/format.js'
+import { DiskSpace, statfsFree } from './log/disk-space.js'
 import { LogMeta } from './log/meta.js'
+import { SeqReservation, TailMarker } from './log/numbering.js'
 import { LogReader } from './log/reader.js'
 import type { Segment } from './log/segment.js'
 import { SegmentSet } from './log/segments.js'
+import { recover, type Recovered } from './log/recover.js'
+import { rotationDue, segmentBytes, WRITE_BUFFER_BYTES } from './log/sizing.js'
 import { TailCache } from './log/tail-cache.js'
 import type { AppendInput, LogRecord } from './record.js'
-import type { Store, StoreOp } from './store.js'
+import type { Store } from './store.js'
 import { backoff, describeWriteError, sameCondition, whenRoom, type WriteCondition } from './write-condition.js'
 
 export type { DropReason } from './log/format.js'
@@ -72,25 +75,9 @@ export interface CommitEvent { firstSeq: number, lastSeq: number, records: numbe
 
 interface Group { records: PendingRecord[], cbs: Array<AppendCallback | undefined>, size: number }
 
-/** Sequence numbers reserved per stored reservation. */
-const RESERVE_BLOCK = 100_000
-/** Largest segment: no larger than LevelDB's write buffer, so an active segment is never flushed to tables. */
-const MAX_SEGMENT_BYTES = 4 * 1024 * 1024
-const MIN_SEGMENT_BYTES = 4 * 1024
-/** Segments per byte budget (and per maxAge): retention removes about this fraction of the log at a time. */
-const SEGMENTS_PER_BUDGET = 16
-const WRITE_BUFFER_BYTES = 2 * MAX_SEGMENT_BYTES
-const TAIL_INTERVAL_MS = 100
-/** How old a free-space reading may be before a commit asks again. */
-const FREE_SPACE_TTL_MS = 1000
 
 function recordSize (input: AppendInput): number {
   return input.payload.length + input.topic.length + input.clientId.length + 12
-}
-
-async function statfsFree (dir: string): Promise<number> {
-  const s = await statfs(dir)
-  return s.bavail * s.bsize
 }
 
 export class EventLog extends EventEmitter {
@@ -110,8 +97,9 @@ export class EventLog extends EventEmitter {
   private state: LogState
   private lastSeqValue: number
   private nextSeq: number
-  private reserved: number
-  private reserving: Promise<void> | undefined
+  private readonly reservation: SeqReservation
+  private readonly tail: TailMarker
+  private readonly disk: DiskSpace
   private pending: PendingRecord[] = []
   private pendingCbs: Array<AppendCallback | undefined> = []
   private pendingSize = 0
@@ -130,10 +118,6 @@ export class EventLog extends EventEmitter {
   private idle: Array<() => void> = []
   private condition: WriteCondition = { state: 'ok' }
   private wakeRetry: (() => void) | undefined
-  private free = { bytes: Infinity, at: -Infinity, writtenSince: 0 }
-  private tailTimer: NodeJS.Timeout | undefined
-  private freeTimer: NodeJS.Timeout | undefined
-  private tailWriting = false
   private rotateFirst = false
   /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
   private writeLock: Promise<void> = Promise.resolve()
@@ -141,7 +125,7 @@ export class EventLog extends EventEmitter {
   /** Runs of sequence numbers already reported lost. */
   private knownLost: Array<[number, number]>
 
-  private constructor (store: Store, meta: LogMeta, segments: SegmentSet, opts: EventLogOptions, init: { state: LogState, lastSeq: number, nextSeq: number, reserved: number, lost: Array<[number, number]> }) {
+  private constructor (store: Store, meta: LogMeta, segments: SegmentSet, opts: EventLogOptions, init: Recovered) {
     super()
     this.store = store
     this.meta = meta
@@ -150,8 +134,11 @@ export class EventLog extends EventEmitter {
     this.state = init.state
     this.lastSeqValue = init.lastSeq
     this.nextSeq = init.nextSeq
-    this.reserved = init.reserved
-    this.knownLost = init.lost
+    this.reservation = new SeqReservation(meta, init.reserved)
+    this.tail = new TailMarker(meta, () => this.lastSeqValue)
+    this.disk = new DiskSpace([segments.root, store.dataDir], this.opts.freeBytes)
+    this.knownLost = init.knownLost
+    // batches inside a segment are consecutive: numbering that skipped ahead starts a new one
     this.rotateFirst = segments.active !== undefined && !segments.active.empty && segments.active.lastSeq + 1 !== init.nextSeq
     this.reader = new LogReader({
       segments,
@@ -181,47 +168,14 @@ export class EventLog extends EventEmitter {
       await migrateLegacyLog(store, meta, segments.root)
       return await EventLog.openOnce(store, opts)
     }
-    let scanned: Awaited<ReturnType<SegmentSet['load']>>
-    try {
-      // the active segment's summary stored at a clean close is trusted only if nothing was written after it
-      const active = stored.tail?.clean === true && stored.active?.summary.lastSeq === stored.tail.lastSeq ? stored.active : undefined
-      scanned = await segments.load(stored.segments, active)
-    } catch (err) {
-      await segments.close().catch(() => {})
-      throw err
-    }
-
-    let state: LogState = stored.state ?? { gen: 0, firstSeq: 1, drops: noDrops() }
-    const lost: Array<{ fromSeq: number, toSeq: number }> = []
-    const summaries: StoreOp[] = []
-    for (const { seg, scan } of scanned) {
-      if (scan.state !== undefined && scan.state.gen > state.gen) state = scan.state
-      lost.push(...scan.lost)
-      if (seg.sealed) summaries.push(meta.segmentOp(seg.id, seg.summary()))
-    }
-    // segments that a stored state already excludes (removed from disk just before a stop)
-    while (segments.oldest !== undefined && segments.oldest.lastSeq < state.firstSeq && segments.list.length > 1) {
-      const seg = segments.shift() as Segment
-      summaries.push(meta.dropSegmentOp(seg.id))
-      await seg.remove()
-    }
-    const newest = [...segments.list].reverse().find(s => !s.empty)
-    let lastSeq = newest?.lastSeq ?? Math.max(0, state.firstSeq - 1)
-    // the tail written after commits tells whether the newest batches were lost (a torn write-ahead log)
-    if (stored.tail !== undefined && stored.tail.lastSeq > lastSeq) {
-      lost.push({ fromSeq: lastSeq + 1, toSeq: stored.tail.lastSeq })
-      lastSeq = stored.tail.lastSeq
-    }
-    const clean = stored.tail?.clean === true && stored.tail.lastSeq === lastSeq
-    const nextSeq = clean ? lastSeq + 1 : Math.max(lastSeq, stored.reserved) + 1
-    const log = new EventLog(store, meta, segments, opts, { state, lastSeq, nextSeq, reserved: Math.max(stored.reserved, lastSeq), lost: stored.lost })
-    if (summaries.length > 0) await meta.write(summaries, false)
+    const found = await recover(meta, stored, segments)
+    const log = new EventLog(store, meta, segments, opts, found)
     log.atOpen.repaired.push(...repaired)
-    if (!clean && stored.tail !== undefined) log.atOpen.unclean = { lastSeq, nextSeq }
-    for (const range of lost) log.lost(range.fromSeq, range.toSeq)
+    if (found.unclean !== undefined) log.atOpen.unclean = found.unclean
+    for (const range of found.lost) log.lost(range.fromSeq, range.toSeq)
     log.opening = false
     // from here on, a stop without close() is unclean: the next open skips to the reserved block
-    await meta.putOpened(lastSeq)
+    await meta.putOpened(found.lastSeq)
     if (log.stateDirty) await log.writeState()
     return log
   }
@@ -238,7 +192,7 @@ export class EventLog extends EventEmitter {
     const size = recordSize(input)
     if (this.opts.whenFull === 'reject-new') {
       const overBudget = this.opts.maxBytes > 0 && this.bytes + this.pendingSize + size > this.opts.maxBytes
-      const diskLow = this.opts.reserveFreeBytes > 0 && this.free.bytes < this.opts.reserveFreeBytes
+      const diskLow = this.opts.reserveFreeBytes > 0 && this.disk.last < this.opts.reserveFreeBytes
       if (overBudget || diskLow) {
         this.state.drops.rejected++
         this.stateDirty = true
@@ -375,8 +329,8 @@ export class EventLog extends EventEmitter {
       this.givingUp = true
       this.wakeRetry?.()
       await this.flush()
-      if (this.tailTimer !== undefined) clearTimeout(this.tailTimer)
-      if (this.freeTimer !== undefined) clearInterval(this.freeTimer)
+      this.tail.stop()
+      this.disk.stop()
       for (const resolve of this.cache.releaseAll()) resolve()
       // a clean stop: the next open continues right after the last record
       if (this.condition.state === 'ok' && this.store.writeCondition().state === 'ok') {
@@ -478,7 +432,7 @@ export class EventLog extends EventEmitter {
       await this.pause(backoff(attempt))
       // LevelDB keeps a failed sync's error until the database is opened again
       await failed.seg?.close().catch(() => {})
-      this.free.at = -Infinity
+      this.disk.forget()
     }
   }
 
@@ -489,10 +443,10 @@ export class EventLog extends EventEmitter {
     const last = records[records.length - 1] as PendingRecord
     let seg: Segment | undefined
     try {
-      await this.reserve(last.seq)
+      await this.reservation.reserve(last.seq, this.nextSeq)
       await this.makeRoom()
       seg = await this.segments.ensureActive()
-      if (this.rotateFirst || this.needsRotation(seg)) {
+      if (this.rotateFirst || rotationDue(seg, this.opts, this.opts.now())) {
         await this.rotate()
         seg = await this.segments.ensureActive()
       }
@@ -503,7 +457,7 @@ export class EventLog extends EventEmitter {
       }
       const started = performance.now()
       await seg.put(seqKey(first.seq), value, this.opts.durability === 'sync')
-      this.free.writtenSince += value.length
+      this.disk.wrote(value.length)
       if (seg.empty) {
         seg.firstSeq = first.seq
         seg.firstTime = first.time
@@ -521,8 +475,8 @@ export class EventLog extends EventEmitter {
       this.cache.remember(records)
       this.afterWrite()
       this.emit('commit', { firstSeq: first.seq, lastSeq: last.seq, records: records.length, bytes: value.length, durationMs: performance.now() - started } satisfies CommitEvent)
-      if (seg.bytes >= this.segmentBytes() / 2) this.segments.prepareNext()
-      this.scheduleTail()
+      if (seg.bytes >= segmentBytes(this.opts.maxBytes) / 2) this.segments.prepareNext()
+      this.tail.committed()
       return undefined
     } catch (err) {
       return { err, seg }
@@ -574,17 +528,6 @@ export class EventLog extends EventEmitter {
       for (const seg of doomed) await seg.remove().catch((err: unknown) => this.emit('warning', err))
       await this.meta.write(ops, false).catch(() => {})
     })()
-  }
-
-  private segmentBytes (): number {
-    if (this.opts.maxBytes <= 0) return MAX_SEGMENT_BYTES
-    return Math.max(MIN_SEGMENT_BYTES, Math.min(MAX_SEGMENT_BYTES, Math.floor(this.opts.maxBytes / SEGMENTS_PER_BUDGET)))
-  }
-
-  private needsRotation (seg: Segment): boolean {
-    if (seg.empty) return false
-    if (seg.bytes >= this.segmentBytes()) return true
-    return this.opts.maxAgeMs > 0 && this.opts.now() - seg.firstTime >= this.opts.maxAgeMs / SEGMENTS_PER_BUDGET
   }
 
   private async rotate (): Promise<void> {
@@ -650,14 +593,17 @@ export class EventLog extends EventEmitter {
     const reserve = this.opts.reserveFreeBytes
     if (reserve <= 0) return
     for (let attempt = 0; ; attempt++) {
-      const free = await this.freeBytes()
+      const free = await this.disk.free(reserve)
       if (free >= reserve) {
         this.reserveRecovered()
         return
       }
       if (this.opts.whenFull === 'drop-oldest' && await this.freeDisk('reserveFreeBytes', () => true)) continue
       this.setCondition({ state: 'full', reason: 'reserveFreeBytes', message: `${free} bytes free on the disk, storage.reserveFreeBytes is ${reserve}` })
-      this.watchFree()
+      this.disk.watch(free => free >= this.opts.reserveFreeBytes || this.closed, () => {
+        this.reserveRecovered()
+        this.wakeRetry?.()
+      })
       if (this.opts.whenFull === 'reject-new') return
       if (this.givingUp) throw new Error('the log is closing')
       await this.pause(backoff(attempt))
@@ -666,22 +612,6 @@ export class EventLog extends EventEmitter {
 
   private reserveRecovered (): void {
     if (this.condition.state === 'full' && this.condition.reason === 'reserveFreeBytes') this.setCondition({ state: 'ok' })
-  }
-
-  /** While the disk is below the reserve, looks again every second (nothing else may: reject-new refuses every append). */
-  private watchFree (): void {
-    if (this.freeTimer !== undefined) return
-    this.freeTimer = setInterval(() => {
-      this.free.at = -Infinity
-      void this.freeBytes().then(free => {
-        if (free < this.opts.reserveFreeBytes && !this.closed) return
-        clearInterval(this.freeTimer)
-        this.freeTimer = undefined
-        this.reserveRecovered()
-        this.wakeRetry?.()
-      }, () => {})
-    }, FREE_SPACE_TTL_MS)
-    this.freeTimer.unref()
   }
 
   /** Drops the oldest segment for space and removes it from disk at once. Returns whether one went. */
@@ -694,54 +624,8 @@ export class EventLog extends EventEmitter {
     for (const seg of doomed) await seg.remove().catch(() => {})
     this.meta.write([...doomed.map(seg => this.meta.dropSegmentOp(seg.id)), this.meta.stateOp(this.nextState())], false).catch(() => {})
     for (const e of this.dropEvents.splice(0)) this.emit('drop', e)
-    this.free.at = -Infinity
+    this.disk.forget()
     return true
-  }
-
-  private async freeBytes (): Promise<number> {
-    const now = performance.now()
-    if (now - this.free.at < FREE_SPACE_TTL_MS && this.free.writtenSince < this.opts.reserveFreeBytes / 4) return this.free.bytes
-    try {
-      this.free.bytes = await this.opts.freeBytes(this.segments.root)
-    } catch {
-      this.free.bytes = await this.opts.freeBytes(this.store.dataDir).catch(() => Infinity)
-    }
-    this.free.at = now
-    this.free.writtenSince = 0
-    return this.free.bytes
-  }
-
-  /** Makes sure sequence numbers up to `seq` are reserved before a batch holding them is stored. */
-  private async reserve (seq: number): Promise<void> {
-    if (seq + RESERVE_BLOCK / 2 > this.reserved) this.startReservation(seq)
-    while (seq > this.reserved) {
-      this.startReservation(seq)
-      await this.reserving
-    }
-  }
-
-  private startReservation (seq: number): void {
-    if (this.reserving !== undefined) return
-    const target = Math.max(seq, this.nextSeq) + RESERVE_BLOCK
-    this.reserving = this.meta.putReserved(target).then(() => {
-      this.reserved = Math.max(this.reserved, target)
-    }).finally(() => { this.reserving = undefined })
-    // a failed reservation is retried by the commit that needs it
-    this.reserving.catch(() => {})
-  }
-
-  private scheduleTail (): void {
-    if (this.tailTimer !== undefined || this.tailWriting) return
-    this.tailTimer = setTimeout(() => {
-      this.tailTimer = undefined
-      this.tailWriting = true
-      const seq = this.lastSeqValue
-      this.meta.putTail(seq, false, false).catch(() => {}).finally(() => {
-        this.tailWriting = false
-        if (this.lastSeqValue !== seq && !this.closed) this.scheduleTail()
-      })
-    }, TAIL_INTERVAL_MS)
-    this.tailTimer.unref()
   }
 
   private async pause (ms: number): Promise<void> {
@@ -765,7 +649,7 @@ export class EventLog extends EventEmitter {
 
   /** Retries a held commit now (the operator freed space). */
   retryNow (): void {
-    this.free.at = -Infinity
+    this.disk.forget()
     this.wakeRetry?.()
   }
 

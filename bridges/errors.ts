@@ -5,7 +5,8 @@
  */
 import { CesqlErrorCodes } from './cesql/index.js'
 import { CloudEventErrorCodes } from './cloudevents/index.js'
+import { SigningErrorCodes } from './signing/index.js'
 
-export const BridgeErrorCodes = Object.freeze({ ...CloudEventErrorCodes, ...CesqlErrorCodes })
+export const BridgeErrorCodes = Object.freeze({ ...CloudEventErrorCodes, ...CesqlErrorCodes, ...SigningErrorCodes })
 
 export type BridgeErrorCode = keyof typeof BridgeErrorCodes

@@ -11,3 +11,7 @@ export { classify, nextDelay, type HoldReason } from './retry/index.js'
 export type { Hold } from './hold.js'
 export { decodeHttp, encodeEventBatch, encodeHttp, fromJSONFormat, toJSONFormat, type CloudEvent, type DecodedMode } from './cloudevents/index.js'
 export { runCesql } from './cesql/cli.js'
+export {
+  createEventSigner, dataBytes, keyIdOf, privateKeyFromPem, publicKeyFromPem, readEvents, signWith, verifyEvent, SigningError, MATERIAL_ATTRIBUTE,
+  type EventSigner, type AcceptedKey, type VerifyResult
+} from './signing/index.js'

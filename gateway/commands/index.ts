@@ -8,6 +8,7 @@ import { replay } from './replay.js'
 import { start } from './start.js'
 import { status } from './status.js'
 import { tail } from './tail.js'
+import { verify } from './verify.js'
 import type { Command } from './types.js'
 
 export type { Command } from './types.js'
@@ -23,5 +24,6 @@ export const commands: Readonly<Record<string, Command>> = {
   'dead-letters': deadLetters,
   passwd,
   tail,
-  repair
+  repair,
+  verify
 }

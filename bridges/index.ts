@@ -9,9 +9,10 @@ export { HEARTBEAT_TOPIC, HEARTBEAT_TYPE, heartbeatEvent } from './heartbeat.js'
 export { BridgeErrorCodes, type BridgeErrorCode } from './errors.js'
 export { classify, nextDelay, type HoldReason } from './retry/index.js'
 export type { Hold } from './hold.js'
-export { decodeHttp, encodeEventBatch, encodeHttp, fromJSONFormat, toJSONFormat, type CloudEvent, type DecodedMode } from './cloudevents/index.js'
+export { decodeHttp, encodeEventBatch, encodeHttp, fromJSONFormat, toJSONFormat, DEFAULT_TYPE, type CloudEvent, type DecodedMode } from './cloudevents/index.js'
 export { runCesql } from './cesql/cli.js'
 export {
   createEventSigner, dataBytes, keyIdOf, privateKeyFromPem, publicKeyFromPem, readEvents, signWith, verifyEvent, SigningError, MATERIAL_ATTRIBUTE,
   type EventSigner, type AcceptedKey, type VerifyResult
 } from './signing/index.js'
+export * from './subscriptions/index.js'

@@ -1,6 +1,7 @@
-export { ConfigSchema, type Config, type ListenerConfig, type BridgeConfig, type AuthConfig, type AclConfig, type LimitsConfig } from './schema.js'
+export { ConfigSchema, type Config, type ListenerConfig, type BridgeConfig, type AuthConfig, type AclConfig, type LimitsConfig, type SubscriptionsConfig, type ConsumerConfig } from './schema.js'
 export { parseConfig, loadConfig, defaultConfig, formatPath, type LoadedConfig } from './load.js'
 export { ConfigError, ConfigValueError, ConfigErrorCodes, type ConfigErrorCode, type ConfigIssue } from './errors.js'
 export { redactConfig, printConfig, REDACTED } from './redact.js'
 export { parseSize, parseDuration } from './units.js'
 export { renderConfigReference, DOC_START, DOC_END } from './doc.js'
+export { bridgeWithDefaults } from './defaults.js'

@@ -47,7 +47,8 @@ const Event = Type.Object({
   topicPattern: Type.Optional(Type.String({ minLength: 1, description: 'Topic levels: a literal, `+`, or `{name}`; each `{name}` becomes an extension attribute of the event.' })),
   type: Type.Optional(Type.String({ minLength: 1, description: 'Template for `type`, with `{name}` from the pattern and `{topic}`, `{clientid}`, `{gatewayid}`. Default `flowgate.mqtt.publish`.' })),
   source: Type.Optional(Type.String({ minLength: 1, description: 'Template for `source`. Default `/flowgate/{gatewayid}`.' })),
-  subject: Type.Optional(Type.String({ minLength: 1, description: 'Template for `subject`. Default: the MQTT topic.' }))
+  subject: Type.Optional(Type.String({ minLength: 1, description: 'Template for `subject`. Default: the MQTT topic.' })),
+  traceparent: Type.Boolean({ default: false, description: 'Give every event a `traceparent` (W3C Trace Context, the CloudEvents distributed-tracing extension) so traces upstream start at the gateway; also sent as the `traceparent` header in binary and structured mode. The same event always gets the same trace id.' })
 }, { additionalProperties: false, default: {} })
 
 const Window = Type.Object({

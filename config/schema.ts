@@ -6,6 +6,7 @@
 import { Type, type Static, type TString } from '@sinclair/typebox'
 import { Admin, CRON_DESCRIPTION, Jobs } from './schema-admin.js'
 import { Bridges } from './schema-bridges.js'
+import { Subscriptions } from './schema-subscriptions.js'
 import { Acl, Auth, Limits, Listener } from './schema-security.js'
 import { Enum } from './schema-util.js'
 import { DURATION_PATTERN, SIZE_PATTERN } from './units.js'
@@ -22,7 +23,11 @@ const Gateway = Type.Object({
     description: 'Names this gateway in every event it emits; event ids are unique per gateway id. Default: this machine\'s host name.'
   }),
   dataDir: Type.String({ minLength: 1, default: './flowgate-data', description: 'Directory of the LevelDB store (event log, cursors, broker state). Relative paths are relative to the working directory.' }),
-  logLevel: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Level of the JSON log written to stderr.' })
+  logLevel: Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', description: 'Level of the JSON log written to stderr.' }),
+  signing: Type.Optional(Type.Object({
+    key: Type.String({ minLength: 1, description: 'PEM file of the ECDSA P-256 private key every bridge signs events with (`dssematerial`, the CloudEvents verifiability extension), in every content mode.' }),
+    keyId: Type.Optional(Type.String({ minLength: 1, description: 'The DSSE `keyid` of the signatures. Default: the key\'s fingerprint (first 16 bytes of SHA-256 over its DER public key, hex).' }))
+  }, { additionalProperties: false, description: 'Sign every event.' }))
 }, { additionalProperties: false, default: {} })
 
 const Broker = Type.Object({
@@ -65,6 +70,7 @@ export const ConfigSchema = Type.Object({
   broker: Broker,
   storage: Storage,
   bridges: Bridges,
+  subscriptions: Type.Optional(Subscriptions),
   admin: Admin,
   jobs: Jobs
 }, { additionalProperties: false })
@@ -72,3 +78,4 @@ export const ConfigSchema = Type.Object({
 export type Config = Static<typeof ConfigSchema>
 export type { ListenerConfig, AuthConfig, AclConfig, LimitsConfig } from './schema-security.js'
 export type { BridgeConfig } from './schema-bridges.js'
+export type { SubscriptionsConfig, ConsumerConfig } from './schema-subscriptions.js'

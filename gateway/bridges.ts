@@ -7,7 +7,10 @@
  *
  * MUST: reconfigure is all or nothing: a step that fails undoes the steps before it,
  *       so the previous set runs again, each bridge once.
+ * MUST: bridges added by name (`attach`: a subscription's) are not the config's: reconfigure
+ *       leaves them running, and only `replace` and `detach` change them.
  */
+import { isDeepStrictEqual } from 'node:util'
 import { Bridge, compileBridge, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
 import type { BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
@@ -53,12 +56,14 @@ interface Prepared { cfg: BridgeConfig, compiled: CompiledBridge, sink: HttpSink
 
 export class BridgeSet {
   private readonly slots = new Map<string, BridgeSlot>()
+  /** Bridges added by name (attach), outside the configured set that reconfigure moves. */
+  private readonly attached = new Set<string>()
   /** Every run that exists, by bridge name: the one place that makes a second run impossible. */
   private readonly runs = new Map<string, Bridge>()
   private readonly deps: BridgeSetDeps
   private readonly now: () => number
   private closed = false
-  /** Reconfigurations run one at a time. */
+  /** Changes to the set of bridges (see serial) run one at a time. */
   private reconfiguring: Promise<unknown> = Promise.resolve()
   /** The bridge that carries heartbeat events (jobs.heartbeat.bridge). */
   heartbeatBridge: string | undefined
@@ -97,12 +102,52 @@ export class BridgeSet {
   }
 
   /**
+   * Adds a bridge that is not part of the configured set (a subscription's) and starts it:
+   * reconfigure leaves it alone. Its cursor is kept from an earlier run under the name.
+   */
+  async attach (cfg: BridgeConfig): Promise<void> {
+    await this.serial(async () => {
+      const slot = await this.insert(cfg, compileBridge(cfg, this.deps.gatewayId), undefined)
+      this.attached.add(cfg.name)
+      await slot.control(async () => await slot.startRun())
+    })
+  }
+
+  /** A new config for an attached bridge; its cursor is kept. Nothing restarts when the config is the same. */
+  async replace (cfg: BridgeConfig): Promise<void> {
+    await this.serial(async () => {
+      const slot = this.mustAttached(cfg.name)
+      if (isDeepStrictEqual(slot.cfg, cfg)) return
+      const compiled = compileBridge(cfg, this.deps.gatewayId)
+      await slot.control(async () => await slot.swap(cfg, compiled, undefined, false))
+    })
+  }
+
+  /** Stops and forgets an attached bridge with its cursor (dead letters are the caller's). No-op for an unknown name. */
+  async detach (name: string): Promise<void> {
+    await this.serial(async () => {
+      const slot = this.slots.get(name)
+      if (slot === undefined) return
+      this.mustAttached(name)
+      await slot.control(async () => await slot.retire())
+      this.slots.delete(name)
+      this.attached.delete(name)
+      await this.cursors.delete(name)
+    })
+  }
+
+  /**
    * Moves from the running set of bridges to `next`, all or nothing: every bridge that (re)starts
    * is compiled and its sink opened first; then bridges are removed, changed and added, and a
    * step that fails undoes those before it, so the previous set runs again, each bridge once.
    */
   async reconfigure (next: readonly BridgeConfig[], heartbeatBridge: string | undefined): Promise<BridgeChanges> {
-    const run = this.reconfiguring.then(async () => await this.reconfigureNow(next, heartbeatBridge))
+    return await this.serial(async () => await this.reconfigureNow(next, heartbeatBridge))
+  }
+
+  /** Changes to the set (reconfigure, attach, replace, detach) run one at a time. */
+  private async serial<T> (op: () => Promise<T>): Promise<T> {
+    const run = this.reconfiguring.then(op)
     this.reconfiguring = run.catch(() => {})
     return await run
   }
@@ -189,7 +234,7 @@ export class BridgeSet {
 
   private async reconfigureNow (next: readonly BridgeConfig[], heartbeat: string | undefined): Promise<BridgeChanges> {
     const hbBefore = this.heartbeatBridge
-    const current = new Map([...this.slots].map(([name, s]) => [name, s.cfg]))
+    const current = new Map([...this.slots].filter(([name]) => !this.attached.has(name)).map(([name, s]) => [name, s.cfg]))
     const { removed, changed, added } = planBridges(current, next, { before: hbBefore, after: heartbeat })
     const after = new Map(next.map(b => [b.name, b]))
 
@@ -270,6 +315,12 @@ export class BridgeSet {
     this.slots.set(cfg.name, slot)
     slot.cursor = (await this.cursors.get(cfg.name).catch(() => undefined)) ?? 0
     slot.openWindow()
+    return slot
+  }
+
+  private mustAttached (name: string): BridgeSlot {
+    const slot = this.must(name)
+    if (!this.attached.has(name)) throw new TypeError(`bridge ${name} is a configured bridge: it changes with the config`)
     return slot
   }
 

@@ -2,11 +2,11 @@
  * Loading the gateway's config: the schema (config/) plus the checks only the
  * bridge compilers can make (filters, CESQL, topic patterns, templates).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import cron from 'node-cron'
-import { compileBridge } from '../bridges/index.js'
+import { compileBridge, compileSqlFilter, privateKeyFromPem, SUBSCRIPTION_BRIDGE_PREFIX } from '../bridges/index.js'
 import { ConfigValueError, defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
-import { checkSecurityConfig, isLoopback } from './auth/index.js'
+import { checkSecurityConfig, hashProblem, isLoopback } from './auth/index.js'
 import { checkWindowSchedule } from './window.js'
 
 function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
@@ -29,6 +29,7 @@ export function checkConfig (config: Config): ConfigIssue[] {
     const at = `bridges[${i}]`
     if (names.has(bridge.name)) issues.push({ path: `${at}.name`, message: `duplicate bridge name ${JSON.stringify(bridge.name)}` })
     names.add(bridge.name)
+    if (bridge.name.startsWith(SUBSCRIPTION_BRIDGE_PREFIX)) issues.push({ path: `${at}.name`, message: `names starting with ${SUBSCRIPTION_BRIDGE_PREFIX} are the bridges of subscriptions` })
     try {
       compileBridge(bridge, config.gateway.id)
     } catch (err) {
@@ -46,7 +47,51 @@ export function checkConfig (config: Config): ConfigIssue[] {
       issues.push({ path: `${at}.sink.tls`, message: 'cert and key go together' })
     }
   })
+  checkSubscriptions(config, issues)
+  checkSigning(config, issues)
   return issues
+}
+
+function checkSigning (config: Config, issues: ConfigIssue[]): void {
+  const key = config.gateway.signing?.key
+  if (key === undefined) return
+  try {
+    privateKeyFromPem(readFileSync(key), key)
+  } catch (err) {
+    issues.push({ path: 'gateway.signing.key', message: (err as NodeJS.ErrnoException).code === 'ENOENT' ? `file not found: ${key}` : (err as Error).message })
+  }
+}
+
+function checkSubscriptions (config: Config, issues: ConfigIssue[]): void {
+  const subs = config.subscriptions
+  if (subs === undefined) return
+  const tls = subs.tls
+  if (tls !== undefined) {
+    if (tls.clientCert !== 'none' && tls.ca === undefined) issues.push({ path: 'subscriptions.tls.ca', message: `is required when clientCert is ${tls.clientCert}` })
+    for (const key of ['cert', 'key', 'ca'] as const) {
+      const file = tls[key]
+      if (file !== undefined && !existsSync(file)) issues.push({ path: `subscriptions.tls.${key}`, message: `file not found: ${file}` })
+    }
+  }
+  const names = new Set<string>()
+  subs.consumers.forEach((c, i) => {
+    const at = `subscriptions.consumers[${i}]`
+    if (names.has(c.name)) issues.push({ path: `${at}.name`, message: `duplicate consumer ${JSON.stringify(c.name)}` })
+    names.add(c.name)
+    if (c.token === undefined && c.certificate === undefined) issues.push({ path: at, message: 'needs a token (hash) or a certificate to be identified by' })
+    if (c.token !== undefined) {
+      const problem = hashProblem(c.token)
+      if (problem !== undefined) issues.push({ path: `${at}.token`, message: problem })
+    }
+    if (c.certificate !== undefined && (tls === undefined || tls.clientCert === 'none')) issues.push({ path: `${at}.certificate`, message: 'needs subscriptions.tls with clientCert optional or required' })
+    if (c.filter !== undefined) {
+      try {
+        compileSqlFilter(c.filter)
+      } catch (err) {
+        issues.push({ path: `${at}.filter`, message: (err as Error).message })
+      }
+    }
+  })
 }
 
 /** Reads and checks a config file; without a file, the embedded defaults. */

@@ -19,6 +19,8 @@ import { StoreHealth } from './store-health.js'
 import { reloadGateway, type ReloadResult } from './reload.js'
 import { HEARTBEAT_TOPIC, heartbeatPayload } from './heartbeat.js'
 import { VERSION } from './version.js'
+import type { SubscriptionManager } from './subscriptions/manager.js'
+import type { SubscriptionsServer } from './subscriptions/server.js'
 
 export interface GatewayDeps {
   logger?: Logger
@@ -42,6 +44,9 @@ export interface Gateway {
   readonly security: Security
   /** The admin API, when enabled. */
   readonly admin: AdminServer | undefined
+  /** Subscriptions made through the Subscriptions API, and its listener, when `subscriptions` is configured. */
+  readonly subscriptions: SubscriptionManager | undefined
+  readonly subscriptionsApi: SubscriptionsServer | undefined
   /** Applies a new config to the running gateway (bridges, retention, schedules); see reload.ts. */
   reload (config: Readonly<Config>): Promise<ReloadResult>
   /** Stop accepting, finish the commit in flight, close everything. Idempotent. */
@@ -157,6 +162,21 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
 
     const startedAt = Date.now()
     let current = config
+    let subscriptions: SubscriptionManager | undefined
+    let subscriptionsApi: SubscriptionsServer | undefined
+    if (config.subscriptions !== undefined) {
+      // the Subscriptions API and its manager are loaded only where subscriptions are configured
+      const { SubscriptionManager } = await import('./subscriptions/manager.js')
+      const { startSubscriptionsApi } = await import('./subscriptions/server.js')
+      const { registrySource, streamsOf } = await import('./subscriptions/registry-source.js')
+      const manager = await SubscriptionManager.open({ store, bridges, logger, gatewayId: config.gateway.id, config: config.subscriptions, streams: streamsOf(config), ...(deps.now !== undefined ? { now: deps.now } : {}) })
+      subscriptions = manager
+      cleanups.push(async () => { manager.close() })
+      subscriptionsApi = await startSubscriptionsApi(config.subscriptions, { manager, logger, registry: registrySource(log, () => current) })
+      const api = subscriptionsApi
+      cleanups.push(async () => { await api.close() })
+      logger.info({ event: 'subscriptions-listening', url: api.url }, `Subscriptions API on ${api.url}`)
+    }
     const scheduleJobs = async (cfg: Readonly<Config>): Promise<void> => {
       await schedule('retention-sweep', cfg.storage.retention.sweepSchedule, async () => { await log.sweep() })
       const hb = cfg.jobs.heartbeat
@@ -183,6 +203,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
         startedAt,
         log,
         bridges,
+        subscriptions,
         metrics,
         logger,
         clients: () => broker.connectedClients,
@@ -210,9 +231,17 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger,
       metrics,
       admin,
+      subscriptions,
+      subscriptionsApi,
       security,
       async reload (next) {
-        const result = await reloadGateway(current, next, { log, bridges, logger, scheduleJobs, others: [cfg => security.reconfigure(cfg)] })
+        const others: Array<(cfg: Readonly<Config>) => Promise<void> | void> = [cfg => security.reconfigure(cfg)]
+        if (subscriptions !== undefined && next.subscriptions !== undefined) {
+          const { streamsOf } = await import('./subscriptions/registry-source.js')
+          const manager = subscriptions
+          others.push(async cfg => { if (cfg.subscriptions !== undefined) await manager.reconfigure(cfg.subscriptions, streamsOf(cfg)) })
+        }
+        const result = await reloadGateway(current, next, { log, bridges, logger, scheduleJobs, others })
         current = next
         return result
       },

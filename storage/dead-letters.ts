@@ -201,4 +201,15 @@ export class DeadLetterStore extends EventEmitter {
       if (ops.length > 0) await this.store.write(ops, false)
     })
   }
+
+  /** Removes every dead letter of a bridge (its subscription was deleted); returns how many. */
+  async clear (bridge: string): Promise<number> {
+    let n = 0
+    for (;;) {
+      const page = await this.list(bridge, { limit: 1000 })
+      if (page.length === 0) return n
+      await this.remove(bridge, page.map(l => l.seq))
+      n += page.length
+    }
+  }
 }

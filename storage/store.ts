@@ -21,7 +21,7 @@ import { backoff, describeWriteError, sameCondition, whenRoom, type WriteConditi
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>
 
 /** Sublevel names; a new component takes a new name here. (`log`, `bidx` and `tidx` held the log before its segments.) */
-export const SUBLEVELS = ['log', 'bidx', 'tidx', 'meta', 'cursors', 'dlq', 'broker'] as const
+export const SUBLEVELS = ['log', 'bidx', 'tidx', 'meta', 'cursors', 'dlq', 'broker', 'subscriptions'] as const
 export type SublevelName = typeof SUBLEVELS[number]
 
 export type StoreOp =

@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import { parseSize, type Config } from '../../config/index.js'
 import type { EventLog, LogRecord } from '../../storage/index.js'
 import type { BridgeSet } from '../bridges.js'
+import type { SubscriptionManager } from '../subscriptions/manager.js'
+import { registerSubscriptionRoutes } from './subscription-routes.js'
 import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import type { RateHistory } from '../rates.js'
@@ -14,6 +16,8 @@ export interface AdminContext {
   startedAt: number
   log: EventLog
   bridges: BridgeSet
+  /** Subscriptions made through the Subscriptions API, when it is configured. */
+  subscriptions?: SubscriptionManager | undefined
   metrics: Metrics
   logger: Logger
   clients: () => number
@@ -117,6 +121,8 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     if (seqs !== undefined && (!Array.isArray(seqs) || seqs.some(s => !Number.isSafeInteger(s)))) throw badRequest('seqs must be a list of sequence numbers')
     return await bridges.redrive(name, seqs as number[] | undefined)
   })
+
+  registerSubscriptionRoutes(app, ctx.subscriptions)
 
   app.get<{ Querystring: { fromSeq?: string, fromTime?: string, limit?: string, waitMs?: string } }>('/api/events', async req => {
     const limit = req.query.limit === undefined ? 100 : parseSeq(req.query.limit, 'limit')

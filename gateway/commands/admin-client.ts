@@ -10,13 +10,14 @@ export const ADMIN_OPTIONS: OptionSpec = {
 export interface AdminClient {
   get (path: string): Promise<unknown>
   post (path: string, body?: unknown): Promise<unknown>
+  delete (path: string): Promise<unknown>
 }
 
 /** `--admin URL` (default $FLOWGATE_ADMIN or http://127.0.0.1:9080), `--token` (default $FLOWGATE_ADMIN_TOKEN). */
 export function adminClient (values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env): AdminClient {
   const base = (typeof values.admin === 'string' ? values.admin : env.FLOWGATE_ADMIN ?? 'http://127.0.0.1:9080').replace(/\/+$/, '')
   const token = typeof values.token === 'string' ? values.token : env.FLOWGATE_ADMIN_TOKEN
-  const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+  const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
     // loaded on use, so the commands that do not talk to a gateway (start among them) do not load the HTTP client
     const { request } = await import('undici')
     let res
@@ -41,6 +42,7 @@ export function adminClient (values: Record<string, string | boolean | undefined
   }
   return {
     get: async path => await call('GET', path),
-    post: async (path, body) => await call('POST', path, body ?? {})
+    post: async (path, body) => await call('POST', path, body ?? {}),
+    delete: async path => await call('DELETE', path)
   }
 }

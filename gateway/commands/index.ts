@@ -7,6 +7,7 @@ import { repair } from './repair.js'
 import { replay } from './replay.js'
 import { start } from './start.js'
 import { status } from './status.js'
+import { subscriptions } from './subscriptions.js'
 import { tail } from './tail.js'
 import { verify } from './verify.js'
 import type { Command } from './types.js'
@@ -25,5 +26,6 @@ export const commands: Readonly<Record<string, Command>> = {
   passwd,
   tail,
   repair,
-  verify
+  verify,
+  subscriptions
 }

@@ -1,0 +1,40 @@
+/** Admin routes for the operator's side of subscriptions: list, approve (or resume), reject, delete. */
+import type { FastifyInstance } from 'fastify'
+import { subscriptionView } from '../../bridges/index.js'
+import type { SubscriptionManager } from '../subscriptions/manager.js'
+import { AdminError, notFound } from './errors.js'
+
+export function registerSubscriptionRoutes (app: FastifyInstance, manager: SubscriptionManager | undefined): void {
+  const must = (): SubscriptionManager => {
+    if (manager === undefined) throw new AdminError(409, 'FG_ERR_ADMIN_CONFLICT', 'the Subscriptions API is not configured (subscriptions)')
+    return manager
+  }
+  const found = <T>(value: T | undefined, id: string): T => {
+    if (value === undefined) throw notFound(`no subscription ${JSON.stringify(id)}`)
+    return value
+  }
+  const view = (m: SubscriptionManager, sub: Parameters<typeof subscriptionView>[0]): Record<string, unknown> => ({ ...subscriptionView(sub), consumer: sub.consumer, bridge: `sub-${sub.id}`, delivery: m.delivery(sub.id) })
+
+  app.get<{ Querystring: { consumer?: string, state?: string } }>('/api/subscriptions', async req => {
+    const m = must()
+    return { subscriptions: m.list(req.query.consumer).filter(s => req.query.state === undefined || s.state === req.query.state).map(s => view(m, s)) }
+  })
+  app.get<{ Params: { id: string } }>('/api/subscriptions/:id', async req => {
+    const m = must()
+    return view(m, found(m.get(req.params.id), req.params.id))
+  })
+  app.post<{ Params: { id: string } }>('/api/subscriptions/:id/approve', async req => {
+    const m = must()
+    return view(m, found(await m.approve(req.params.id), req.params.id))
+  })
+  app.post<{ Params: { id: string }, Body: { reason?: unknown } | undefined }>('/api/subscriptions/:id/reject', async req => {
+    const m = must()
+    const reason = typeof req.body?.reason === 'string' && req.body.reason !== '' ? req.body.reason : undefined
+    return view(m, found(await m.reject(req.params.id, reason), req.params.id))
+  })
+  app.delete<{ Params: { id: string } }>('/api/subscriptions/:id', async req => {
+    const m = must()
+    if (!await m.delete(req.params.id)) throw notFound(`no subscription ${JSON.stringify(req.params.id)}`)
+    return { deleted: req.params.id }
+  })
+}

@@ -10,6 +10,7 @@ import { contextAttributes, createMapper, type RecordMapper } from './cloudevent
 import { compileFilters, type EventPredicate } from './filters/index.js'
 import { statusSet, StatusListError, type StatusSet } from './retry/index.js'
 import { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
+import type { EventSigner } from './signing/index.js'
 
 export type StartPosition = { kind: 'end' } | { kind: 'earliest' } | { kind: 'time', ms: number } | { kind: 'seq', seq: number }
 
@@ -30,6 +31,8 @@ export interface CompiledBridge {
   retryMaxMs: number
   /** Statuses that dead-letter an event the upstream rejects (retry.deadLetterStatuses). */
   deadLetter: StatusSet
+  /** Signs each event (`gateway.signing`), when set. */
+  signer?: EventSigner | undefined
 }
 
 /** Longest backoff: 24 days, within the 2^31 - 1 ms a Node.js timer can wait. */
@@ -76,13 +79,13 @@ function within (prefix: string, fn: () => void): void {
   }
 }
 
-export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { heartbeat?: boolean } = {}): CompiledBridge {
+export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { heartbeat?: boolean, signer?: EventSigner | undefined } = {}): CompiledBridge {
   let matchesTopic: TopicMatcher = () => false
   let map: RecordMapper | undefined
   let filter: EventPredicate = () => true
   within('topics', () => { matchesTopic = compileTopicFilters(cfg.topics) })
   within('event', () => {
-    map = createMapper({ gatewayId, topicPattern: cfg.event.topicPattern, type: cfg.event.type, source: cfg.event.source, subject: cfg.event.subject })
+    map = createMapper({ gatewayId, topicPattern: cfg.event.topicPattern, type: cfg.event.type, source: cfg.event.source, subject: cfg.event.subject, traceparent: cfg.event.traceparent })
   })
   within('filters', () => { filter = compileFilters(cfg.filters, { sql: compileSqlFilter }) })
   const start = parseStart(cfg.start)
@@ -106,6 +109,7 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
     lingerMs: cfg.sink.mode === 'batch' ? cfg.batch.lingerMs : 0,
     retryBaseMs: initial,
     retryMaxMs: max,
-    deadLetter
+    deadLetter,
+    signer: opts.signer
   }
 }

@@ -11,7 +11,7 @@
  *       leaves them running, and only `replace` and `detach` change them.
  */
 import { isDeepStrictEqual } from 'node:util'
-import { Bridge, compileBridge, type BridgeStatus, type CompiledBridge, type HttpSink } from '../bridges/index.js'
+import { Bridge, compileBridge, type BridgeStatus, type CompiledBridge, type EventSigner, type HttpSink } from '../bridges/index.js'
 import type { BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
 import { planBridges } from './bridge-plan.js'
@@ -24,6 +24,8 @@ export interface BridgeSetDeps {
   log: EventLog
   logger: Logger
   gatewayId: string
+  /** Signs every bridge's events (`gateway.signing`). */
+  signer?: EventSigner | undefined
   now?: () => number
   onRequest?: (bridge: string, status: number | 'timeout' | 'error', durationMs: number) => void
   /** The cursor and dead-letter stores (default: in `store`); given to inject store failures. */
@@ -97,7 +99,7 @@ export class BridgeSet {
 
   /** Adds a bridge and starts it (unless outside its window). A name can be added once. */
   async add (cfg: BridgeConfig): Promise<void> {
-    const slot = await this.insert(cfg, compileBridge(cfg, this.deps.gatewayId, { heartbeat: cfg.name === this.heartbeatBridge }), undefined)
+    const slot = await this.insert(cfg, compileBridge(cfg, this.deps.gatewayId, { heartbeat: cfg.name === this.heartbeatBridge, signer: this.deps.signer }), undefined)
     await slot.control(async () => await slot.startRun())
   }
 
@@ -107,7 +109,7 @@ export class BridgeSet {
    */
   async attach (cfg: BridgeConfig): Promise<void> {
     await this.serial(async () => {
-      const slot = await this.insert(cfg, compileBridge(cfg, this.deps.gatewayId), undefined)
+      const slot = await this.insert(cfg, compileBridge(cfg, this.deps.gatewayId, { signer: this.deps.signer }), undefined)
       this.attached.add(cfg.name)
       await slot.control(async () => await slot.startRun())
     })
@@ -118,7 +120,7 @@ export class BridgeSet {
     await this.serial(async () => {
       const slot = this.mustAttached(cfg.name)
       if (isDeepStrictEqual(slot.cfg, cfg)) return
-      const compiled = compileBridge(cfg, this.deps.gatewayId)
+      const compiled = compileBridge(cfg, this.deps.gatewayId, { signer: this.deps.signer })
       await slot.control(async () => await slot.swap(cfg, compiled, undefined, false))
     })
   }
@@ -244,7 +246,7 @@ export class BridgeSet {
     try {
       for (const name of [...changed, ...added]) {
         const cfg = after.get(name) as BridgeConfig
-        const compiled = compileBridge(cfg, this.deps.gatewayId, { heartbeat: name === heartbeat })
+        const compiled = compileBridge(cfg, this.deps.gatewayId, { heartbeat: name === heartbeat, signer: this.deps.signer })
         prepared.set(name, { cfg, compiled, sink: await createSink(cfg) })
       }
     } catch (err) {

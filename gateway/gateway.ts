@@ -2,7 +2,9 @@
  * Composition root: opens the store and the log, starts the broker and its
  * listeners, and closes them in reverse order.
  */
+import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { createEventSigner, keyIdOf, privateKeyFromPem, signWith, type EventSigner } from '../bridges/index.js'
 import type { Aedes } from 'aedes'
 import cron, { type ScheduledTask } from 'node-cron'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
@@ -75,6 +77,14 @@ function dropMessage (e: DropEvent): string {
   }
 }
 
+/** The event signer of `gateway.signing` (the key was checked with the config). */
+function loadSigner (config: Readonly<Config>): EventSigner | undefined {
+  const signing = config.gateway.signing
+  if (signing === undefined) return undefined
+  const key = privateKeyFromPem(readFileSync(signing.key), signing.key)
+  return createEventSigner(signWith(key), signing.keyId ?? keyIdOf(key))
+}
+
 export async function createGateway (config: Readonly<Config>, deps: GatewayDeps = {}): Promise<Gateway> {
   const logger = deps.logger ?? createLogger(config.gateway.logLevel)
   const dataDir = resolve(config.gateway.dataDir)
@@ -140,6 +150,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       log,
       logger,
       gatewayId: config.gateway.id,
+      signer: loadSigner(config),
       onRequest: (bridge, status, ms) => metrics.observeRequest(bridge, status, ms),
       ...(deps.now !== undefined ? { now: deps.now } : {}),
       ...deps.bridgeStores?.(store)

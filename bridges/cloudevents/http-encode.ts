@@ -142,3 +142,13 @@ export function encodeEventBatch (events: readonly CloudEvent[]): HttpMessage {
   for (const event of events) batch.add(event)
   return batch.finish()
 }
+
+/**
+ * [CE distributed tracing] for one event in a request (binary or structured mode), the HTTP
+ * `traceparent` header carries the same trace as the event's `traceparent`, so an upstream
+ * that traces HTTP continues the trace the gateway started. A batch has no one trace.
+ */
+export function withTraceHeader (event: CloudEvent, message: HttpMessage): HttpMessage {
+  const tp = event.extensions.traceparent
+  return typeof tp === 'string' ? { headers: { ...message.headers, traceparent: tp }, body: message.body } : message
+}

@@ -12,14 +12,14 @@ export {
   isTimestamp, isUriReference, isAbsoluteUri, isMediaType, RECOMMENDED_NAME_LENGTH
 } from './validate.js'
 export {
-  createMapper, formatSequence, eventId, encodeUriPath, createTimeFormatter,
+  createMapper, formatSequence, eventId, traceparentOf, encodeUriPath, createTimeFormatter,
   DEFAULT_TYPE, DEFAULT_SOURCE, DEFAULT_SUBJECT, SEQUENCE_WIDTH, CONTENT_TYPE_BINARY,
   type MapperOptions, type RecordMapper
 } from './mapper.js'
 export { percentEncode, percentDecode } from './percent.js'
 export { toJSONFormat, fromJSONFormat, encodeEventJSON, type JsonFormatEvent } from './json-format.js'
 export {
-  encodeBinary, encodeStructured, encodeHttp, encodeEventBatch, createEventBatchEncoder,
+  encodeBinary, encodeStructured, encodeHttp, encodeEventBatch, createEventBatchEncoder, withTraceHeader,
   CONTENT_TYPE_STRUCTURED, CONTENT_TYPE_BATCH,
   type ContentMode, type HttpMessage, type EventBatchEncoder
 } from './http-encode.js'

@@ -46,14 +46,14 @@ export function encodeEventJSON (event: CloudEvent): Buffer {
 const quote = JSON.stringify
 
 /** Members an EventJSONEncoder writes for every event; it caches the JSON text of all others. */
-type PerEvent = 'id' | 'time' | 'datacontenttype' | 'sequence'
-const PER_EVENT: ReadonlySet<string> = new Set<PerEvent>(['id', 'time', 'datacontenttype', 'sequence'])
+type PerEvent = 'id' | 'time' | 'datacontenttype' | 'sequence' | 'traceparent' | 'dssematerial'
+const PER_EVENT: ReadonlySet<string> = new Set<PerEvent>(['id', 'time', 'datacontenttype', 'sequence', 'traceparent', 'dssematerial'])
 
 /** The JSON text of an event with its per-event members cut out: parts[0] members[0] parts[1] ... (no closing brace). */
 interface Layout { parts: string[], members: PerEvent[] }
 
 function perEventValue (event: CloudEvent, member: PerEvent): ExtensionValue | undefined {
-  return member === 'sequence' ? event.extensions.sequence : event[member]
+  return member === 'id' || member === 'time' || member === 'datacontenttype' ? event[member] : event.extensions[member]
 }
 
 function buildLayout (attributes: JsonFormatEvent): Layout {
@@ -102,7 +102,8 @@ export function createEventJSONEncoder (maxKeys = 10_000): EventJSONEncoder {
   return {
     encode (event: CloudEvent, key: string, rawJson?: Buffer): Buffer {
       const ext = event.extensions
-      const shape = (event.time !== undefined ? 1 : 0) | (event.datacontenttype !== undefined ? 2 : 0) | (Object.hasOwn(ext, 'sequence') ? 4 : 0)
+      const shape = (event.time !== undefined ? 1 : 0) | (event.datacontenttype !== undefined ? 2 : 0) | (Object.hasOwn(ext, 'sequence') ? 4 : 0) |
+        (Object.hasOwn(ext, 'traceparent') ? 8 : 0) | (Object.hasOwn(ext, 'dssematerial') ? 16 : 0)
       let layouts = cache.get(key)
       if (layouts === undefined) {
         if (cache.size >= maxKeys) cache = new Map()

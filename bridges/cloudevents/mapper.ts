@@ -4,6 +4,7 @@
  * matched without regex, the payload is parsed as JSON at most once.
  */
 import { isUtf8 } from 'node:buffer'
+import { createHash } from 'node:crypto'
 import type { LogRecord } from '../../storage/index.js'
 import { ConfigValueError } from '../../config/index.js'
 import { CONTENT_TYPE_JSON, SPEC_VERSION, type CloudEvent, type CloudEventData, type ExtensionValue } from './event.js'
@@ -22,6 +23,8 @@ export interface MapperOptions {
   source?: string | undefined
   /** Template for `subject`; default DEFAULT_SUBJECT (the MQTT topic). */
   subject?: string | undefined
+  /** Give every event a `traceparent` (see traceparentOf). */
+  traceparent?: boolean | undefined
 }
 
 export type RecordMapper = (record: LogRecord) => CloudEvent
@@ -36,12 +39,23 @@ export const SEQUENCE_WIDTH = 16
 export const CONTENT_TYPE_BINARY = 'application/octet-stream'
 
 /** Extensions the mapper always sets; topic-pattern names cannot take them, nor the built-ins. */
-const RESERVED_NAMES = new Set(['sequence', 'clientid', 'topic', 'gatewayid'])
+const RESERVED_NAMES = new Set(['sequence', 'clientid', 'topic', 'gatewayid', 'traceparent', 'dssematerial'])
 
 /** [CE sequence extension] the log sequence number as a fixed-width, lexicographically-orderable string. */
 export function formatSequence (seq: number): string {
   if (!Number.isSafeInteger(seq) || seq < 0) throw new TypeError(`sequence number must be a non-negative safe integer, got ${seq}`)
   return String(seq).padStart(SEQUENCE_WIDTH, '0')
+}
+
+/**
+ * [CE distributed tracing] a W3C `traceparent` (version 00, sampled) whose trace id and span id
+ * come from the event id's SHA-256: unique per event, uniformly spread, and the same on every
+ * resend, so a resent event keeps its trace.
+ */
+export function traceparentOf (id: string): string {
+  const h = createHash('sha256').update(id).digest('hex')
+  // an all-zero id is invalid [W3C Trace Context 3.2.2.3]; a digest that starts with 24 zero bytes is not a practical case
+  return `00-${h.slice(0, 32)}-${h.slice(32, 48)}-01`
 }
 
 /** Event id: unique per gateway (sequence numbers never repeat) and the same on every resend. */
@@ -171,6 +185,7 @@ export function createMapper (options: MapperOptions): RecordMapper {
   const sourceF = sourceT.usesPattern ? sourceTemplate(DEFAULT_SOURCE) : sourceT
   const idPrefix = gatewayId + '-'
   const formatTime = createTimeFormatter()
+  const tracing = options.traceparent === true
 
   return function mapRecord (record: LogRecord): CloudEvent {
     const caps = pattern?.match(record.topic)
@@ -188,6 +203,7 @@ export function createMapper (options: MapperOptions): RecordMapper {
       time: formatTime(record.time),
       extensions
     }
+    if (tracing) extensions.traceparent = traceparentOf(event.id)
     const payload = record.payload
     if (payload.length > 0) {
       const json = parseJson(payload)

@@ -33,9 +33,22 @@ const RESTART_KEYS: Array<[string, (c: Readonly<Config>) => unknown]> = [
   ['gateway.dataDir', c => c.gateway.dataDir],
   ['gateway.logLevel', c => c.gateway.logLevel],
   ['broker.listeners', c => c.broker.listeners],
+  ['gateway.signing', c => c.gateway.signing],
   ['storage.durability', c => c.storage.durability],
-  ['admin', c => c.admin]
+  ['admin', c => c.admin],
+  // the Subscriptions API's listener (its consumers, policies and suspendAfter change in place)
+  ['subscriptions', c => c.subscriptions !== undefined],
+  ['subscriptions.host', c => c.subscriptions?.host],
+  ['subscriptions.port', c => c.subscriptions?.port],
+  ['subscriptions.tls', c => c.subscriptions?.tls],
+  ['subscriptions.publicUrl', c => c.subscriptions?.publicUrl]
 ]
+
+/** The keys whose change needs a restart; a section turned on or off is named once, not with each of its keys. */
+function restartKeys (current: Readonly<Config>, next: Readonly<Config>): string[] {
+  const changed = RESTART_KEYS.filter(([, get]) => !isDeepStrictEqual(get(current), get(next))).map(([key]) => key)
+  return changed.filter(key => !changed.some(section => key.startsWith(section + '.')))
+}
 
 /**
  * All or nothing: the bridges change first (that step undoes itself when it fails), then
@@ -44,8 +57,7 @@ const RESTART_KEYS: Array<[string, (c: Readonly<Config>) => unknown]> = [
  * the cursors of removed bridges are forgotten only once everything else has succeeded.
  */
 export async function reloadGateway (current: Readonly<Config>, next: Readonly<Config>, deps: ReloadDeps): Promise<ReloadResult> {
-  const result: ReloadResult = { added: [], removed: [], changed: [], retention: false, needsRestart: [] }
-  for (const [key, get] of RESTART_KEYS) if (!isDeepStrictEqual(get(current), get(next))) result.needsRestart.push(key)
+  const result: ReloadResult = { added: [], removed: [], changed: [], retention: false, needsRestart: restartKeys(current, next) }
 
   const changes = await deps.bridges.reconfigure(next.bridges, next.jobs.heartbeat?.bridge)
   try {

@@ -1,55 +1,16 @@
 // The Subscriptions API end to end: real gateway, real MQTT client, real HTTP receivers,
 // LevelDB in a temp dir, and the flowgate command in a child process for approval.
 import t from 'tap'
-import { request } from 'undici'
-import { hashPassword } from '../../gateway/auth/index.js'
-import type { Gateway } from '../../gateway/index.js'
-import { brokerUrl, connect, eventually, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
+import { brokerUrl, connect, eventually, startGateway, tempDir } from '../helpers/gateway.js'
 import { runCli } from '../helpers/child.js'
 import { startOpsReceiver } from '../helpers/ops-receiver.js'
-
-const ALICE = 'alice-token-0123456789'
-const BOB = 'bob-token-0123456789'
-
-async function call (gw: Gateway, method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'OPTIONS', path: string, token: string | undefined, body?: unknown): Promise<{ status: number, headers: Record<string, unknown>, json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const res = await request(`${gw.subscriptionsApi?.url ?? ''}${path}`, {
-    method,
-    headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {})
-  })
-  const text = await res.body.text()
-  return { status: res.statusCode, headers: res.headers, json: text === '' ? undefined : JSON.parse(text) }
-}
-
-async function config (dataDir: string, cloudUrl: string, extra = ''): Promise<ReturnType<typeof testConfig>> {
-  const cost = { N: 1024, r: 8, p: 1 }
-  return testConfig(dataDir, `bridges:
-  - name: cloud
-    topics: ["devices/#"]
-    event: { topicPattern: "devices/{deviceid}/{kind}", type: "com.example.{kind}", source: "/sites/kitchen/{deviceid}" }
-    sink: { url: ${JSON.stringify(cloudUrl)} }
-subscriptions:
-  port: 0
-  suspendAfter: 1s
-  consumers:
-    - name: alice
-      token: ${JSON.stringify(await hashPassword(ALICE, cost))}
-      types: ["com.example.*"]
-      sinks: ["http://127.0.0.1:*/**"]
-      approval: auto
-      filter: "NOT (subject LIKE 'devices/internal/%')"
-    - name: bob
-      token: ${JSON.stringify(await hashPassword(BOB, cost))}
-      sinks: ["http://127.0.0.1:*/**"]
-      maxSubscriptions: 1
-${extra}`)
-}
+import { ALICE, BOB, call, subscriptionsConfig } from '../helpers/subscriptions.js'
 
 t.test('a consumer subscribes with filters and receives exactly the matching events; the producer\'s policy holds', async t => {
   const cloud = await startOpsReceiver(t)
   const sink = await startOpsReceiver(t)
   const dataDir = await tempDir(t)
-  const gw = await startGateway(t, await config(dataDir, cloud.url))
+  const gw = await startGateway(t, await subscriptionsConfig(dataDir, cloud.url))
 
   t.equal((await call(gw, 'GET', '/subscriptions', undefined)).status, 401, 'no token: 401')
   t.equal((await call(gw, 'GET', '/subscriptions', 'wrong-token')).json.error.code, 'FG_ERR_SUBSCRIPTION_UNAUTHORIZED', 'a wrong token: 401 with the error shape')
@@ -131,7 +92,7 @@ t.test('subscriptions and their cursors survive a restart; a failing sink is sus
   const cloud = await startOpsReceiver(t)
   const sink = await startOpsReceiver(t)
   const dataDir = await tempDir(t)
-  const loaded = await config(dataDir, cloud.url)
+  const loaded = await subscriptionsConfig(dataDir, cloud.url)
   let gw = await startGateway(t, loaded)
   const id = (await call(gw, 'POST', '/subscriptions', ALICE, { protocol: 'HTTP', sink: sink.url, config: { mode: 'batch' } })).json.id as string
   let client = await connect(t, brokerUrl(gw))

@@ -22,7 +22,7 @@ export const GatewayErrorCodes = {
   FG_ERR_ADMIN_INTERNAL: 'admin API: the request failed inside the gateway; the log has the cause (500)',
   FG_ERR_ADMIN_FORBIDDEN: 'admin API: a state-changing request from another origin is refused (403)',
   FG_ERR_ADMIN_UNREACHABLE: 'a command cannot reach the admin API of a running gateway',
-  FG_ERR_SUBSCRIPTION_INVALID: 'Subscriptions API: the subscription is not valid (an unsupported protocol or filter dialect, an invalid CESQL expression…) (400)',
+  FG_ERR_SUBSCRIPTION_INVALID: 'Subscriptions API: the request is not valid (an unsupported protocol or filter dialect, an invalid CESQL expression, an `?inline` the registry cannot inline…) (400)',
   FG_ERR_SUBSCRIPTION_UNAUTHORIZED: 'Subscriptions API: no valid bearer token or client certificate of a configured consumer (401)',
   FG_ERR_SUBSCRIPTION_FORBIDDEN: 'Subscriptions API: the request is outside the consumer\'s policy (sink, types, topics, number of subscriptions) (403)',
   FG_ERR_SUBSCRIPTION_NOT_FOUND: 'Subscriptions API: no such subscription, route or registry entity (404), or a method the route does not allow (405)',

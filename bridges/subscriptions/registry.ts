@@ -9,6 +9,24 @@ import { DEFAULT_SOURCE, DEFAULT_SUBJECT, DEFAULT_TYPE } from '../cloudevents/in
 
 export const XREGISTRY_SPEC_VERSION = '1.0-rc4'
 
+/** Every message definition has one Version. */
+const VERSION_ID = '1'
+
+/**
+ * [xRegistry core "Registry Capabilities"] what this registry offers: read-only entities, the
+ * capabilities map, and the `inline` flag.
+ */
+export const CAPABILITIES: Readonly<Json> = Object.freeze({
+  available: { capabilities: { mutable: false }, entities: { mutable: false } },
+  flags: ['inline'],
+  ignores: [],
+  pagination: false,
+  shortself: false,
+  specversions: [XREGISTRY_SPEC_VERSION]
+})
+
+type Json = Record<string, unknown>
+
 export interface Stream { name: string, topics: readonly string[], event: BridgeConfig['event'] }
 
 export interface RegistryInput {
@@ -25,7 +43,6 @@ export interface RegistryInput {
   modifiedAt: string
 }
 
-type Json = Record<string, unknown>
 
 /** [xRegistry core] an id: RFC 3986 unreserved characters, `:` or `@`, starting with a letter, digit or `_`. */
 export const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._~:@-]{0,127}$/
@@ -72,27 +89,51 @@ function message (input: RegistryInput, stream: Stream, typeT: string, groupUrl:
   if (ev.traceparent) metadata.traceparent = attr('string', true, undefined, 'W3C Trace Context (CloudEvents distributed-tracing extension)')
   if (input.signed) metadata.dssematerial = attr('binary', true, undefined, 'DSSE signature (CloudEvents verifiability extension)')
   const self = `${groupUrl}/messages/${id}`
+  const xid = `${groupXid}/messages/${id}`
   const example = input.examples?.get(`${stream.name}/${id}`)
   const labels: Record<string, string> = { topics: stream.topics.join(' ') }
   if (ev.topicPattern !== undefined) labels.topicpattern = ev.topicPattern
   if (example !== undefined) labels.example = JSON.stringify(example)
-  return [id, {
-    messageid: id,
-    versionid: '1',
-    self,
-    xid: `${groupXid}/messages/${id}`,
+  const at = input.modifiedAt
+  // [xRegistry core "Version Entity"] one Version, the default: the message definition as it is
+  const definition: Json = {
     epoch: 1,
     name: type,
+    isdefault: true,
     description: `${hasPlaceholder(type) ? 'Events of types ' : 'Events of type '}${type} from MQTT topics ${stream.topics.join(', ')}`,
     labels,
-    createdat: input.modifiedAt,
-    modifiedat: input.modifiedAt,
-    ancestorid: '1',
+    createdat: at,
+    modifiedat: at,
+    ancestorid: VERSION_ID,
     envelope: 'CloudEvents/1.0',
-    envelopemetadata: metadata,
-    metaurl: `${self}/meta`,
+    envelopemetadata: metadata
+  }
+  const version: Json = { messageid: id, versionid: VERSION_ID, self: `${self}/versions/${VERSION_ID}`, xid: `${xid}/versions/${VERSION_ID}`, ...definition }
+  // [xRegistry core "Meta Entity"] read-only: the registry follows the gateway's config
+  const meta: Json = {
+    messageid: id,
+    self: `${self}/meta`,
+    xid: `${xid}/meta`,
+    epoch: 1,
+    createdat: at,
+    modifiedat: at,
+    readonly: true,
+    defaultversionid: VERSION_ID,
+    defaultversionurl: version.self,
+    defaultversionsticky: false
+  }
+  // [xRegistry core "Resource Entity"] the default Version's attributes, then meta and versions
+  return [id, {
+    messageid: id,
+    versionid: VERSION_ID,
+    self,
+    xid,
+    ...definition,
+    metaurl: meta.self,
+    meta,
     versionsurl: `${self}/versions`,
-    versionscount: 1
+    versionscount: 1,
+    versions: { [VERSION_ID]: version }
   }]
 }
 
@@ -123,7 +164,7 @@ function group (input: RegistryInput, stream: Stream): Json {
   }
 }
 
-/** The whole registry, every collection inlined (`?inline=*`). */
+/** The whole registry with everything inlined; registry-view.ts serves the parts a request asks for. */
 export function registryDocument (input: RegistryInput): Json {
   const groups: Json = {}
   for (const s of input.streams) groups[s.name] = group(input, s)
@@ -141,7 +182,11 @@ export function registryDocument (input: RegistryInput): Json {
     envelope: 'CloudEvents/1.0',
     protocol: 'HTTP',
     protocoloptions: { endpoints: [{ uri: input.subscriptionsUrl }], method: 'POST' },
-    messagegroups: Object.keys(groups).map(g => `/messagegroups/${g}`)
+    messagegroups: Object.keys(groups).map(g => `/messagegroups/${g}`),
+    // [xRegistry core "Collections in API View"] the url of a collection is there even when it is empty
+    messagesurl: `${input.base}${endpointXid}/messages`,
+    messagescount: 0,
+    messages: {}
   }
   return {
     specversion: XREGISTRY_SPEC_VERSION,
@@ -157,35 +202,7 @@ export function registryDocument (input: RegistryInput): Json {
     messagegroups: groups,
     endpointsurl: `${input.base}/endpoints`,
     endpointscount: 1,
-    endpoints: { subscriptions: endpoint }
+    endpoints: { subscriptions: endpoint },
+    capabilities: { ...CAPABILITIES }
   }
-}
-
-const INLINEABLE = new Set(['messagegroups', 'endpoints', 'messages'])
-
-/** An entity without its inlineable collections (what a GET answers without `?inline`). */
-export function withoutInline (entity: Json): Json {
-  const out: Json = {}
-  for (const [k, v] of Object.entries(entity)) if (!INLINEABLE.has(k)) out[k] = v
-  return out
-}
-
-/**
- * The entity at `path` under the registry root ('' for the root, `messagegroups/x`,
- * `messagegroups/x/messages/y`, `endpoints`, …), or undefined. Collections are maps of id to
- * entity [xRegistry HTTP]. `inline` keeps nested collections.
- */
-export function registryEntity (doc: Json, path: string, inline: boolean): Json | undefined {
-  const parts = path.split('/').filter(p => p !== '')
-  let node: unknown = doc
-  for (const part of parts) {
-    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, part)) return undefined
-    node = (node as Json)[part]
-  }
-  if (typeof node !== 'object' || node === null) return undefined
-  const entity = node as Json
-  const isCollection = parts.length > 0 && INLINEABLE.has(parts[parts.length - 1] as string)
-  if (inline) return entity
-  if (isCollection) return Object.fromEntries(Object.entries(entity).map(([k, v]) => [k, withoutInline(v as Json)]))
-  return withoutInline(entity)
 }

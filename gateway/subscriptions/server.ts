@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { parseSubscriptionRequest, registryEntity, RequestError, subscriptionView, type Subscription } from '../../bridges/index.js'
+import { parseSubscriptionRequest, RegistryRequestError, registryView, RequestError, subscriptionView, type Subscription } from '../../bridges/index.js'
 import type { ConsumerConfig, SubscriptionsConfig } from '../../config/index.js'
 import { FlowgateError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -127,20 +127,29 @@ export function buildSubscriptionsApi (cfg: SubscriptionsConfig, ctx: Subscripti
   for (const method of ['PUT', 'DELETE', 'PATCH'] as const) app.route({ method, url: '/subscriptions', handler: methodNotAllowed(ALLOW_COLLECTION) })
   for (const method of ['POST', 'PATCH'] as const) app.route({ method, url: '/subscriptions/:id', handler: methodNotAllowed(ALLOW_ITEM) })
 
-  // [xRegistry HTTP] read-only: GET (and HEAD) only; ?inline (any value) inlines nested collections
-  const registry = async (req: FastifyRequest<{ Querystring: Record<string, string | undefined> }>, reply: FastifyReply, path: string): Promise<void> => {
+  // [xRegistry HTTP] read-only: GET (and HEAD) only; ?inline names what nested collections to include
+  const registry = async (req: FastifyRequest<{ Querystring: { inline?: string | string[] } }>, reply: FastifyReply, path: string): Promise<void> => {
     const root = `${base(req)}/registry`
-    const doc = await ctx.registry(root)
-    const inline = Object.hasOwn(req.query, 'inline') || path === 'export'
-    const entity = registryEntity(doc, path === 'export' ? '' : path, inline)
-    if (entity === undefined) throw new ApiError(404, 'FG_ERR_SUBSCRIPTION_NOT_FOUND', `no registry entity /${path}`)
-    await reply.header('link', `<${root}>;rel=xregistry-root`).type('application/json; charset=utf-8').send(entity)
+    void reply.header('link', `<${root}>;rel=xregistry-root`)
+    let entity: Record<string, unknown>
+    try {
+      entity = registryView(await ctx.registry(root), path, req.query.inline)
+    } catch (err) {
+      if (!(err instanceof RegistryRequestError)) throw err
+      // [xRegistry HTTP "Error Processing"] problem details, with the error shape of this API beside them
+      const notFound = err.status === 404
+      await reply.code(err.status).type('application/json; charset=utf-8').send({
+        type: `https://github.com/xregistry/spec/blob/main/core/spec.md#${notFound ? 'not_found' : 'inline_noninlineable'}`,
+        title: err.message,
+        subject: `/${path}`,
+        error: { code: notFound ? 'FG_ERR_SUBSCRIPTION_NOT_FOUND' : 'FG_ERR_SUBSCRIPTION_INVALID', message: err.message }
+      })
+      return
+    }
+    await reply.type('application/json; charset=utf-8').send(entity)
   }
-  app.get<{ Querystring: Record<string, string | undefined> }>('/registry', async (req, reply) => { await registry(req, reply, '') })
-  app.get<{ Querystring: Record<string, string | undefined> }>('/registry/capabilities', async (req, reply) => {
-    await reply.header('link', `<${base(req)}/registry>;rel=xregistry-root`).send({ apis: ['/capabilities', '/export'], flags: ['inline'], mutable: [], pagination: false, specversions: ['1.0-rc4'] })
-  })
-  app.get<{ Querystring: Record<string, string | undefined>, Params: { '*': string } }>('/registry/*', async (req, reply) => { await registry(req, reply, req.params['*']) })
+  app.get<{ Querystring: { inline?: string | string[] } }>('/registry', async (req, reply) => { await registry(req, reply, '') })
+  app.get<{ Querystring: { inline?: string | string[] }, Params: { '*': string } }>('/registry/*', async (req, reply) => { await registry(req, reply, req.params['*']) })
   for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'] as const) {
     app.route({ method, url: '/registry', handler: methodNotAllowed('GET, HEAD') })
     app.route({ method, url: '/registry/*', handler: methodNotAllowed('GET, HEAD') })

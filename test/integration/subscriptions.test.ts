@@ -62,6 +62,25 @@ t.test('a consumer subscribes with filters and receives exactly the matching eve
   t.equal(root.json.messagegroups, undefined, 'without ?inline the collections are not inlined [xRegistry HTTP]')
   t.equal(root.json.messagegroupsurl, `${gw.subscriptionsApi?.url ?? ''}/registry/messagegroups`)
   t.equal((await call(gw, 'GET', '/registry/messagegroups/cloud/messages/com.example._kind_', ALICE)).json.messageid, 'com.example._kind_', 'entities are served at their self URL')
+  const types = await call(gw, 'GET', '/registry?inline=messagegroups.messages', ALICE)
+  t.same(Object.keys(types.json.messagegroups.cloud.messages), Object.keys(messages), '?inline=messagegroups.messages: the message definitions')
+  t.equal(types.json.endpoints, undefined, 'and only what was named')
+  // every address the registry gives answers, with the registry's root in a Link header
+  const urls = new Set<string>()
+  const walk = (node: unknown): void => {
+    if (typeof node !== 'object' || node === null) return
+    for (const [k, v] of Object.entries(node)) {
+      if ((k === 'self' || k.endsWith('url')) && typeof v === 'string' && v.includes('/registry')) urls.add(v)
+      walk(v)
+    }
+  }
+  walk(reg.json)
+  for (const url of urls) {
+    const answer = await call(gw, 'GET', url.slice((gw.subscriptionsApi?.url ?? '').length), ALICE)
+    t.equal(answer.status, 200, `${url} answers`)
+    t.equal(answer.headers.link, `<${gw.subscriptionsApi?.url ?? ''}/registry>;rel=xregistry-root`)
+  }
+  t.match(await call(gw, 'GET', '/registry?inline=subscriptions', ALICE), { status: 400, json: { type: /#inline_noninlineable$/, error: { code: 'FG_ERR_SUBSCRIPTION_INVALID' } } }, 'an ?inline the model lacks: 400, as problem details')
   t.equal((await call(gw, 'PUT', '/registry', ALICE, {})).status, 405, 'the registry is read-only')
 
   // bob: manual approval

@@ -13,6 +13,8 @@ import { createGateway } from '../../gateway/index.js'
 export interface GatewaySpec {
   dataDir: string
   durability: 'sync' | 'async'
+  /** PEM file of an ECDSA P-256 key: every event is signed (gateway.signing). */
+  signingKey?: string
   bridge?: {
     name: string
     url: string
@@ -27,7 +29,8 @@ const send = (msg: unknown): void => { process.send?.(msg) }
 const b = spec.bridge
 
 // The per-client publish rate limit is off: the bench measures the pipeline, not the limiter.
-const loaded = parseGatewayConfig(`gateway: { id: bench, dataDir: ${JSON.stringify(spec.dataDir)}, logLevel: silent }
+const signing = spec.signingKey === undefined ? '' : `, signing: { key: ${JSON.stringify(spec.signingKey)} }`
+const loaded = parseGatewayConfig(`gateway: { id: bench, dataDir: ${JSON.stringify(spec.dataDir)}, logLevel: silent${signing} }
 broker: { listeners: [{ port: 0 }], limits: { publishRate: 0 } }
 admin: { enabled: false }
 storage: { durability: ${spec.durability}, retention: { maxBytes: 8GiB } }

@@ -15,13 +15,16 @@
  *       the gateway stopped (storage EventLog.append, no broker); then a gateway
  *       starts with a bridge at `start: earliest`. Baseline: reading the same log
  *       (EventLog.read, no mapping, no HTTP). The gateway's CPU time per event is
- *       printed too: it is steadier than rates on a shared machine.
+ *       printed too: it is steadier than rates on a shared machine. With --signing, each
+ *       round drains the backlog a second time with gateway.signing on (ECDSA P-256,
+ *       every event signed) and prints the signed drain against the unsigned one.
  *
  *   npm run bench:e2e [-- --rounds 3 --only abc --messages 3000 --rate 2000 --seconds 5
- *                        --backlog 1000000 --drain-mode batch|structured|binary
+ *                        --backlog 1000000 --drain-mode batch|structured|binary --signing
  *                        --cpu-prof DIR (runs the gateways under node --cpu-prof)]
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -42,6 +45,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     backlog: { type: 'string', default: '1000000' },
     'drain-mode': { type: 'string', default: 'batch' },
+    signing: { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' }
   }
 })
@@ -200,27 +204,52 @@ async function drain (receiver: BenchReceiver): Promise<void> {
     console.log(`\n(c) drain: a backlog of ${fmt(backlog)} events, ${drainMode === 'batch' ? 'batch bridge (maxEvents 500)' : `${drainMode}-mode bridge`} from start: earliest`)
     const filled = await fillLog(dataDir, backlog)
     console.log(`  backlog appended straight to the event log with the gateway stopped (EventLog.append, commit groups of 1,000, no MQTT): ${fmt(filled.seconds, 1)} s, ${mib(filled.bytes)}`)
+    let signingKey: string | undefined
+    if (values.signing === true) {
+      signingKey = join(dir, 'signing.pem')
+      await writeFile(signingKey, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }))
+    }
     const scans: number[] = []
     const drains: number[] = []
     const cpus: number[] = []
-    for (let r = 0; r < rounds; r++) {
-      const scan = await scanLog(dataDir)
+    const signedDrains: number[] = []
+    const signedCpus: number[] = []
+    const drainOnce = async (name: string, key: string | undefined): Promise<{ rate: number, cpuPerEvent: number, maxRss: number, requests: number }> => {
       receiver.reset()
-      const gw = await startE2eGateway({ dataDir, durability: 'sync', bridge: { name: `drain-${r + 1}`, url: receiver.url, mode: drainMode, start: 'earliest' } }, cpuProf)
+      const gw = await startE2eGateway({ dataDir, durability: 'sync', ...(key !== undefined ? { signingKey: key } : {}), bridge: { name, url: receiver.url, mode: drainMode, start: 'earliest' } }, cpuProf)
       const doneAt = await receiver.until(backlog)
       const rate = backlog / ((doneAt - gw.startedAt) / 1000)
       const { maxRss, cpu } = await gw.status()
       await gw.stop()
-      check(receiver, 'drain')
-      const cpuPerEvent = (cpu - gw.cpuAtStart) / backlog
+      check(receiver, name)
+      return { rate, cpuPerEvent: (cpu - gw.cpuAtStart) / backlog, maxRss, requests: receiver.requests }
+    }
+    for (let r = 0; r < rounds; r++) {
+      const scan = await scanLog(dataDir)
+      // with --signing, alternate which goes first, so drift on a shared machine hits both
+      const signedFirst = signingKey !== undefined && r % 2 === 1
+      const signedRun = async (): Promise<void> => {
+        if (signingKey === undefined) return
+        const s = await drainOnce(`drain-signed-${r + 1}`, signingKey)
+        signedDrains.push(s.rate)
+        signedCpus.push(s.cpuPerEvent)
+        console.log(`  round ${r + 1} signed: drain ${fmt(s.rate)} events/s in ${fmt(backlog / s.rate, 2)} s (${fmt(s.requests)} requests); gateway CPU ${fmt(s.cpuPerEvent, 2)} µs/event, peak RSS ${mib(s.maxRss)}`)
+      }
+      if (signedFirst) await signedRun()
+      const { rate, cpuPerEvent, maxRss, requests } = await drainOnce(`drain-${r + 1}`, undefined)
       scans.push(scan)
       drains.push(rate)
       cpus.push(cpuPerEvent)
-      console.log(`  round ${r + 1}: log read alone ${fmt(scan)} records/s | drain ${fmt(rate)} events/s in ${fmt(backlog / rate, 2)} s (${fmt(receiver.requests)} requests), ${fmt(rate / scan, 2)}x the read rate; gateway CPU ${fmt(cpuPerEvent, 2)} µs/event, peak RSS ${mib(maxRss)}`)
+      console.log(`  round ${r + 1}: log read alone ${fmt(scan)} records/s | drain ${fmt(rate)} events/s in ${fmt(backlog / rate, 2)} s (${fmt(requests)} requests), ${fmt(rate / scan, 2)}x the read rate; gateway CPU ${fmt(cpuPerEvent, 2)} µs/event, peak RSS ${mib(maxRss)}`)
+      if (!signedFirst) await signedRun()
     }
     const m = median(drains)
     console.log(`  median: drain ${fmt(m)} events/s; baseline log read ${fmt(median(scans))} records/s (drain ${fmt(m / median(scans), 2)}x read); gateway CPU ${fmt(median(cpus), 2)} µs/event`)
     console.log(`  drain target >= 100,000 events/s: ${m >= 100_000 ? 'met' : 'NOT met'}`)
+    if (signingKey !== undefined) {
+      const sm = median(signedDrains)
+      console.log(`  signing (gateway.signing, ECDSA P-256 per event): drain ${fmt(sm)} events/s, ${fmt(sm / m, 2)}x the unsigned drain; gateway CPU ${fmt(median(signedCpus), 2)} µs/event, +${fmt(median(signedCpus) - median(cpus), 2)} µs/event for signing`)
+    }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

@@ -4,7 +4,7 @@ import t from 'tap'
 import { brokerUrl, connect, eventually, startGateway, tempDir } from '../helpers/gateway.js'
 import { runCli } from '../helpers/child.js'
 import { startOpsReceiver } from '../helpers/ops-receiver.js'
-import { ALICE, BOB, call, subscriptionsConfig } from '../helpers/subscriptions.js'
+import { admin as adminApi, ALICE, BOB, call, subscriptionsConfig } from '../helpers/subscriptions.js'
 
 t.test('a consumer subscribes with filters and receives exactly the matching events; the producer\'s policy holds', async t => {
   const cloud = await startOpsReceiver(t)
@@ -88,6 +88,11 @@ t.test('a consumer subscribes with filters and receives exactly the matching eve
   t.equal(pending.status, 202, 'approval manual: 202 while pending')
   t.equal((await call(gw, 'GET', `/subscriptions/${pending.json.id as string}`, BOB)).json.state, 'pending', 'the consumer sees pending')
   t.equal((await call(gw, 'POST', '/subscriptions', BOB, { protocol: 'HTTP', sink: sink.url })).status, 403, 'beyond maxSubscriptions: 403')
+  // the admin routes check their input like every other admin route
+  t.match(await adminApi(gw, 'GET', '/api/subscriptions?state=sleeping'), { status: 400, json: { error: { code: 'FG_ERR_ADMIN_BAD_REQUEST' } } }, 'an unknown state: 400')
+  t.match(await adminApi(gw, 'POST', `/api/subscriptions/${pending.json.id as string}/reject`, { reason: 'x'.repeat(1001) }), { status: 400, json: { error: { code: 'FG_ERR_ADMIN_BAD_REQUEST' } } }, 'a reason beyond 1000 characters: 400')
+  t.match(await adminApi(gw, 'POST', '/api/subscriptions/none/approve', {}), { status: 404, json: { error: { code: 'FG_ERR_ADMIN_NOT_FOUND' } } }, 'an unknown id: 404')
+  t.match((await adminApi(gw, 'GET', `/api/subscriptions?state=pending&consumer=bob`)).json.subscriptions, [{ id: pending.json.id, consumer: 'bob', state: 'pending' }], 'listed by consumer and state')
   const admin = ['--admin', gw.admin?.url ?? '']
   const listed = await runCli(['subscriptions', 'list', '--json', ...admin])
   t.equal(listed.code, 0)

@@ -4,3 +4,4 @@ export { ConfigError, ConfigValueError, ConfigErrorCodes, type ConfigErrorCode, 
 export { redactConfig, printConfig, REDACTED } from './redact.js'
 export { parseSize, parseDuration } from './units.js'
 export { renderConfigReference, DOC_START, DOC_END } from './doc.js'
+export { starterConfig, safeGatewayId, type StarterOptions } from './starter.js'

@@ -2,12 +2,13 @@
 /**
  * The `flowgate` command. Each subcommand returns an exit code; only this file sets it.
  */
-import { commands } from './commands/index.js'
+import type { Command } from './commands/index.js'
 import { EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isFlowgateError } from './errors.js'
+import { VERSION } from './version.js'
 
-const usage = (): string => `usage: flowgate <command> [options]\n\ncommands:\n${Object.values(commands).map(c => `  ${c.usage}`).join('\n')}\n`
+const usage = (commands: Readonly<Record<string, Command>>): string => `usage: flowgate <command> [options]\n       flowgate --version\n\ncommands:\n${Object.values(commands).map(c => `  ${c.usage}`).join('\n')}\n`
 
-const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_USAGE'])
+const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_USAGE', 'FG_ERR_FILE_EXISTS'])
 
 function fail (err: unknown): number {
   if (isFlowgateError(err)) {
@@ -20,13 +21,19 @@ function fail (err: unknown): number {
 
 export async function main (argv: string[]): Promise<number> {
   const [name, ...rest] = argv
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${VERSION}\n`)
+    return EXIT_OK
+  }
+  // the commands (and what they import) load only for a command
+  const { commands } = await import('./commands/index.js')
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage())
+    process.stdout.write(usage(commands))
     return name === undefined ? EXIT_INVALID : EXIT_OK
   }
   const command = commands[name]
   if (command === undefined) {
-    process.stderr.write(`flowgate: unknown command ${JSON.stringify(name)}\n${usage()}`)
+    process.stderr.write(`flowgate: unknown command ${JSON.stringify(name)}\n${usage(commands)}`)
     return EXIT_INVALID
   }
   try {

@@ -22,6 +22,7 @@ export const GatewayErrorCodes = {
   FG_ERR_ADMIN_INTERNAL: 'admin API: the request failed inside the gateway; the log has the cause (500)',
   FG_ERR_ADMIN_FORBIDDEN: 'admin API: a state-changing request from another origin is refused (403)',
   FG_ERR_ADMIN_UNREACHABLE: 'a command cannot reach the admin API of a running gateway',
+  FG_ERR_FILE_EXISTS: 'flowgate init would overwrite an existing file (--force overwrites it)',
   FG_ERR_USAGE: 'the command line is not valid'
 } as const
 

@@ -1,6 +1,7 @@
 import { cesql } from './cesql.js'
 import { checkConfig } from './check-config.js'
 import { deadLetters } from './dead-letters.js'
+import { init } from './init.js'
 import { passwd } from './passwd.js'
 import { receive } from './receive.js'
 import { repair } from './repair.js'
@@ -15,6 +16,7 @@ export type { Command } from './types.js'
 /** Every `flowgate` subcommand; one file each. */
 export const commands: Readonly<Record<string, Command>> = {
   start,
+  init,
   'check-config': checkConfig,
   receive,
   cesql,

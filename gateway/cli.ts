@@ -25,6 +25,11 @@ export async function main (argv: string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`)
     return EXIT_OK
   }
+  // cbor-extract's 32-bit ARM binary is built for ARMv7 (npm run check:prebuilds): on an ARMv6
+  // board (Pi Zero, Pi 1) cbor-x decodes in JavaScript rather than run instructions the CPU lacks
+  if (process.arch === 'arm' && String((process.config.variables as { arm_version?: unknown }).arm_version) === '6') {
+    process.env.CBOR_NATIVE_ACCELERATION_DISABLED ??= 'true'
+  }
   // the commands (and what they import) load only for a command
   const { commands } = await import('./commands/index.js')
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

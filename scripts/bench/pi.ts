@@ -145,10 +145,15 @@ async function sustained (dir: string, receiver: BenchReceiver, cpu: number | un
     receiver.reset()
     const samples: number[] = []
     const cpuBefore = (await procStats(pid)).cpuMs
+    // the gateway's CPU time at each 10 s of the run: its share of the core, warm-up included
+    const cpuMarks: number[] = [cpuBefore]
+    const loadStart = performance.now()
     let sampling = true
     const sampler = (async () => {
       while (sampling) {
-        samples.push((await procStats(pid).catch(() => ({ rss: NaN }))).rss)
+        const st = await procStats(pid).catch(() => ({ rss: NaN, cpuMs: NaN }))
+        samples.push(st.rss)
+        if (performance.now() - loadStart >= cpuMarks.length * 10_000 && cpuMarks.length <= seconds / 10) cpuMarks.push(st.cpuMs)
         await sleep(250)
       }
     })()
@@ -157,7 +162,9 @@ async function sustained (dir: string, receiver: BenchReceiver, cpu: number | un
     const deliveredAt = await Promise.race([receiver.until(total), deadline])
     sampling = false
     await sampler
-    const cpuMs = (await procStats(pid)).cpuMs - cpuBefore
+    const cpuEnd = (await procStats(pid)).cpuMs
+    const cpuMs = cpuEnd - cpuBefore
+    if (cpuMarks.length <= seconds / 10) cpuMarks.push(cpuEnd)
     await devices.close()
     const exit = await stopChecked(gw, 'load')
     const mem = await ceiling.stats()
@@ -189,7 +196,8 @@ async function sustained (dir: string, receiver: BenchReceiver, cpu: number | un
       ? 'no ceiling could be set (RSS only)'
       : `${mem.oomKills ?? '?'} OOM kills, cgroup peak ${mem.peak !== undefined ? mib(mem.peak) : '?'} (RSS + page cache), reached the limit ${mem.limitHits ?? '?'} times`
     line(`killed by the ${Number(values.memory)} MiB ceiling`, memFigure, 'never', !killed && ceiling.kind !== 'none')
-    console.log(`  ${'gateway CPU'.padEnd(34)} ${fmt(cpuMs / (seconds * 10), 0)}% of one core over the load (${fmt(cpuMs * 1000 / total, 0)} µs per message); SIGTERM: exit ${exit.code ?? exit.signal}`)
+    const byTen = cpuMarks.slice(1).map((c, i) => `${fmt((c - (cpuMarks[i] as number)) / 100, 0)}%`).join(' | ')
+    console.log(`  ${'gateway CPU'.padEnd(34)} ${fmt(cpuMs / (seconds * 10), 0)}% of one core over the load (${fmt(cpuMs * 1000 / total, 0)} µs per message), by 10 s: ${byTen}; SIGTERM: exit ${exit.code ?? exit.signal}`)
   } finally {
     await ceiling.close()
   }

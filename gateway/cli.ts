@@ -2,11 +2,11 @@
 /**
  * The `flowgate` command. Each subcommand returns an exit code; only this file sets it.
  */
-import type { Command } from './commands/index.js'
+import { allCommands, loadCommand } from './commands/index.js'
 import { EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isFlowgateError } from './errors.js'
 import { VERSION } from './version.js'
 
-const usage = (commands: Readonly<Record<string, Command>>): string => `usage: flowgate <command> [options]\n       flowgate --version\n\ncommands:\n${Object.values(commands).map(c => `  ${c.usage}`).join('\n')}\n`
+const usage = async (): Promise<string> => `usage: flowgate <command> [options]\n       flowgate --version\n\ncommands:\n${(await allCommands()).map(c => `  ${c.usage}`).join('\n')}\n`
 
 const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_USAGE', 'FG_ERR_FILE_EXISTS'])
 
@@ -30,15 +30,13 @@ export async function main (argv: string[]): Promise<number> {
   if (process.arch === 'arm' && String((process.config.variables as { arm_version?: unknown }).arm_version) === '6') {
     process.env.CBOR_NATIVE_ACCELERATION_DISABLED ??= 'true'
   }
-  // the commands (and what they import) load only for a command
-  const { commands } = await import('./commands/index.js')
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage(commands))
+    process.stdout.write(await usage())
     return name === undefined ? EXIT_INVALID : EXIT_OK
   }
-  const command = commands[name]
+  const command = await loadCommand(name)
   if (command === undefined) {
-    process.stderr.write(`flowgate: unknown command ${JSON.stringify(name)}\n${usage(commands)}`)
+    process.stderr.write(`flowgate: unknown command ${JSON.stringify(name)}\n${await usage()}`)
     return EXIT_INVALID
   }
   try {

@@ -111,6 +111,10 @@ t.test('the installed command: --version, init, check-config, start on the gener
   t.equal(res.status, 200)
   const body = await res.json() as { events: Array<{ seq: number, topic: string, payload: string }> }
   t.same(body.events.map(e => [e.seq, e.topic, e.payload]), [[1, 'devices/th-1/telemetry', '{"t":21.5}']], 'the acknowledged publish is in the log')
+  const page = await fetch(`${admin}/`)
+  t.equal(page.status, 200, 'the dashboard is served from the package')
+  t.match(page.headers.get('content-type') ?? '', /^text\/html/)
+  await page.arrayBuffer()
 
   gw.proc.kill('SIGTERM')
   t.equal(await gw.exited, 0, 'SIGTERM: exit 0')

@@ -2,12 +2,13 @@
 /**
  * The `flowgate` command. Each subcommand returns an exit code; only this file sets it.
  */
-import { commands } from './commands/index.js'
+import { allCommands, loadCommand } from './commands/index.js'
 import { EXIT_FAILURE, EXIT_INVALID, EXIT_OK, isFlowgateError } from './errors.js'
+import { VERSION } from './version.js'
 
-const usage = (): string => `usage: flowgate <command> [options]\n\ncommands:\n${Object.values(commands).map(c => `  ${c.usage}`).join('\n')}\n`
+const usage = async (): Promise<string> => `usage: flowgate <command> [options]\n       flowgate --version\n\ncommands:\n${(await allCommands()).map(c => `  ${c.usage}`).join('\n')}\n`
 
-const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_USAGE'])
+const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_USAGE', 'FG_ERR_FILE_EXISTS'])
 
 function fail (err: unknown): number {
   if (isFlowgateError(err)) {
@@ -20,13 +21,22 @@ function fail (err: unknown): number {
 
 export async function main (argv: string[]): Promise<number> {
   const [name, ...rest] = argv
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${VERSION}\n`)
+    return EXIT_OK
+  }
+  // cbor-extract's 32-bit ARM binary is built for ARMv7 (npm run check:prebuilds): on an ARMv6
+  // board (Pi Zero, Pi 1) cbor-x decodes in JavaScript rather than run instructions the CPU lacks
+  if (process.arch === 'arm' && String((process.config.variables as { arm_version?: unknown }).arm_version) === '6') {
+    process.env.CBOR_NATIVE_ACCELERATION_DISABLED ??= 'true'
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage())
+    process.stdout.write(await usage())
     return name === undefined ? EXIT_INVALID : EXIT_OK
   }
-  const command = commands[name]
+  const command = await loadCommand(name)
   if (command === undefined) {
-    process.stderr.write(`flowgate: unknown command ${JSON.stringify(name)}\n${usage()}`)
+    process.stderr.write(`flowgate: unknown command ${JSON.stringify(name)}\n${await usage()}`)
     return EXIT_INVALID
   }
   try {

@@ -26,6 +26,7 @@ export const GatewayErrorCodes = {
   FG_ERR_SUBSCRIPTION_UNAUTHORIZED: 'Subscriptions API: no valid bearer token or client certificate of a configured consumer (401)',
   FG_ERR_SUBSCRIPTION_FORBIDDEN: 'Subscriptions API: the request is outside the consumer\'s policy (sink, types, topics, number of subscriptions) (403)',
   FG_ERR_SUBSCRIPTION_NOT_FOUND: 'Subscriptions API: no such subscription, route or registry entity (404), or a method the route does not allow (405)',
+  FG_ERR_FILE_EXISTS: 'flowgate init would overwrite an existing file (--force overwrites it)',
   FG_ERR_USAGE: 'the command line is not valid'
 } as const
 

@@ -3,6 +3,7 @@ import { basename, dirname, resolve } from 'node:path'
 import { EXIT_FAILURE, EXIT_OK } from '../errors.js'
 import { loadGatewayConfig } from '../config.js'
 import { createGateway, type Gateway } from '../gateway.js'
+import { systemdNotifier } from '../systemd.js'
 import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
 
@@ -46,6 +47,14 @@ function watchConfig (gateway: Gateway, file: string): () => void {
   }
 }
 
+/** One line for `systemctl status`: where the gateway serves and what its log holds. */
+function servingStatus (gateway: Gateway): string {
+  const { records } = gateway.log.stats()
+  const urls = gateway.listeners.map(l => `${l.protocol}://${l.host}:${l.port}`)
+  if (gateway.admin !== undefined) urls.push(`admin ${gateway.admin.url}`)
+  return `serving ${urls.join(', ')}; ${records} records in the log`
+}
+
 export const start: Command = {
   usage: 'start [--config FILE]          run the gateway (embedded defaults without --config)',
   async run (args) {
@@ -55,6 +64,8 @@ export const start: Command = {
     let onFatal: (err: Error) => void = () => {}
     const gateway = await createGateway(loaded.config, { onFatal: err => onFatal(err) })
     const unwatch = file !== undefined ? watchConfig(gateway, file) : () => {}
+    const systemd = systemdNotifier(gateway.logger)
+    void systemd.notify({ READY: '1', STATUS: servingStatus(gateway) })
     return await new Promise<number>(resolve => {
       let stopping = false
       const stop = (reason: string, code: number): void => {
@@ -62,6 +73,7 @@ export const start: Command = {
         stopping = true
         unwatch()
         gateway.logger.info({ event: 'stopping', reason }, `stopping: ${reason}`)
+        void systemd.notify({ STOPPING: '1', STATUS: `stopping: ${reason}` })
         gateway.close().then(() => resolve(code), () => resolve(EXIT_FAILURE))
       }
       onFatal = err => stop(err.message, EXIT_FAILURE)

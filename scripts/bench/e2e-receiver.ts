@@ -2,8 +2,8 @@
  * bench:e2e's upstream: a minimal CloudEvents HTTP receiver (node:http) that
  * does as little as possible per event. Batches: JSON.parse of the array, count,
  * check the `sequence` extension runs on without gaps or repeats. Binary mode:
- * the `ce-sequence` header, and the publish time carried in the JSON payload
- * ({"t": epoch ms}) for the publish-to-receiver latency.
+ * the `ce-sequence` header. In both, the publish time carried in the JSON
+ * payload ({"t": epoch ms}) gives the publish-to-receiver latency.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -17,7 +17,7 @@ export interface BenchReceiver {
   /** A sequence number that was not the previous one + 1: a gap (higher) or a repeat (not higher). */
   readonly gaps: number
   readonly repeats: number
-  /** Publish-to-receiver latencies of binary-mode events with a `t` in their payload, ms. */
+  /** Publish-to-receiver latencies of events with a `t` in their JSON data, ms. */
   readonly latencies: number[]
   /** Epoch ms (hi-res) when the receiver first held at least `n` events. */
   until (n: number): Promise<number>
@@ -54,8 +54,12 @@ export async function startBenchReceiver (): Promise<BenchReceiver> {
       const body = chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks)
       const ct = req.headers['content-type'] ?? ''
       if (ct.startsWith('application/cloudevents-batch')) {
-        const list = JSON.parse(body.toString('utf8')) as Array<{ sequence: string }>
-        for (const e of list) see(Number(e.sequence))
+        const list = JSON.parse(body.toString('utf8')) as Array<{ sequence: string, data?: { t?: unknown } }>
+        for (const e of list) {
+          see(Number(e.sequence))
+          const t = e.data?.t
+          if (typeof t === 'number') latencies.push(at - t)
+        }
         events += list.length
       } else if (req.headers['ce-specversion'] !== undefined) {
         see(Number(req.headers['ce-sequence']))

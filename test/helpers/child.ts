@@ -46,8 +46,8 @@ export async function runCli (args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 /** Starts `flowgate start --config FILE` as a child process and waits until it has started; `port` is its first listener's. */
-export async function startChild (t: TestContext, configFile: string): Promise<ChildGateway> {
-  const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, cliPath, 'start', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] })
+export async function startChild (t: TestContext, configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<ChildGateway> {
+  const proc = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, cliPath, 'start', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'], env })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>(resolve => proc.once('exit', (code, signal) => resolve({ code, signal })))
   t.teardown(() => { if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL') })
   const stderr: string[] = []

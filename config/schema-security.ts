@@ -63,7 +63,9 @@ export const Limits = Type.Object({
   publishBurst: Type.Integer({ minimum: 1, default: 5000, description: 'PUBLISH packets a client may send at once above `publishRate` (the token bucket size).' }),
   maxTopicLength: Type.Integer({ minimum: 1, maximum: 65535, default: 1024, description: 'Longest topic or topic filter, in UTF-8 bytes.' }),
   maxTopicLevels: Type.Integer({ minimum: 1, maximum: 100, default: 32, description: 'Most levels in a topic or topic filter.' }),
-  connectTimeout: Duration('10s', 'Time a new connection has to finish its TLS or WebSocket handshake, and then again to send a complete CONNECT packet.')
+  connectTimeout: Duration('10s', 'Time a new connection has to finish its TLS or WebSocket handshake, and then again to send a complete CONNECT packet.'),
+  maxOutboundBytes: Size('1MiB', 'Most data waiting to be sent to one client (deliveries and acknowledgements its connection has not taken yet); past it the client is disconnected as a slow client. A persistent session\'s QoS 1 and 2 messages stay queued for its return.'),
+  slowClientTimeout: Duration('10s', 'Longest time data may wait to be sent to a client without any of it going out; then the client is disconnected as a slow client.')
 }, { additionalProperties: false, default: {} })
 
 export type ListenerConfig = Static<typeof Listener>

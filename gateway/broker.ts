@@ -9,6 +9,7 @@ import { parseDuration, type LimitsConfig } from '../config/index.js'
 import type { EventLog } from '../storage/index.js'
 import type { Security } from './auth/index.js'
 import { FlowgateError, isFlowgateError } from './errors.js'
+import { createFanout } from './fanout.js'
 import { topicEncodingProblem, topicLimitExceeded, type TopicLimits } from './limits-rules.js'
 import type { Logger } from './logger.js'
 
@@ -63,7 +64,12 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
     // The listeners' PacketGuard enforces connectTimeout and broker.ts the topic levels, counted and
     // logged; these are Aedes' own backstops (its level ceiling is 100).
     connectTimeout: 2 * parseDuration(deps.limits.connectTimeout),
+    // the PacketGuard disconnects a client that does not drain within slowClientTimeout; Aedes' own
+    // drain timeout stays as a backstop
+    drainTimeout: 2 * parseDuration(deps.limits.slowClientTimeout),
     maxTopicLevels: 100,
+    // publishes do not wait for deliveries to be written (see fanout.ts)
+    mq: createFanout(),
     preConnect (client, packet, done) {
       // [MQTT-3.1.3-8] an empty client id requires clean session; remember it and refuse in authenticate with 0x02.
       if (packet.cmd === 'connect' && packet.clientId === '' && packet.clean === false) emptyPersistentId.add(client)

@@ -11,11 +11,20 @@
  * through unchanged. The messages a group commit releases to a subscriber,
  * written one by one, leave in one system call per turn of the event loop;
  * acknowledgements go out at once.
+ *
+ * Outgoing data is bounded. The broker's writes never wait here: what the
+ * connection has not taken yet waits in its buffer, and a client that lets
+ * more than `maxOutboundBytes` pile up, or takes nothing for
+ * `slowClientTimeout` while data waits, is disconnected as a slow client.
+ * A write still answers false while the connection's buffer is full, so a
+ * writer that waits for 'drain' (Aedes sending a session's stored messages)
+ * goes at the client's pace; the live deliveries of publishes do not wait
+ * (gateway/fanout.ts).
  */
 import { Duplex } from 'node:stream'
 import { TokenBucket } from './limits-rules.js'
 
-export type GuardLimit = 'maxPacketSize' | 'publishRate' | 'connectTimeout'
+export type GuardLimit = 'maxPacketSize' | 'publishRate' | 'connectTimeout' | 'slow-client'
 
 export interface GuardOptions {
   /** Largest whole packet (fixed header included), in bytes. */
@@ -25,6 +34,10 @@ export interface GuardOptions {
   publishBurst: number
   /** Time allowed for the first packet (CONNECT) to arrive complete, in ms. */
   connectTimeoutMs: number
+  /** Most bytes waiting to be sent; past it the client is disconnected as slow. */
+  maxOutboundBytes: number
+  /** Longest time data may wait without any of it being sent, in ms; then the client is disconnected as slow. */
+  slowClientTimeoutMs: number
   /** Called once when a limit closes the connection. */
   onLimit: (kind: GuardLimit, detail: string) => void
   /** Called once when a fixed header is malformed (the connection is closed). */
@@ -53,6 +66,31 @@ export class PacketGuard extends Duplex {
   private first = true
   /** True while the connection is corked to gather this turn's deliveries. */
   private coalescing = false
+  /** Writes handed to the connection and not yet sent. */
+  private unsent = 0
+  /** When the connection last sent something, or when data started to wait. */
+  private lastSent = 0
+  private slowTimer: NodeJS.Timeout | undefined
+  /** A write answered false: 'drain' is due when the connection's buffer empties. */
+  private drainDue = false
+  private readonly onSent = (): void => {
+    this.unsent--
+    this.lastSent = this.now()
+  }
+  private readonly checkSlow = (): void => {
+    this.slowTimer = undefined
+    if (this.stopped || this.unsent === 0) return
+    const idle = this.now() - this.lastSent
+    const timeout = this.opts.slowClientTimeoutMs
+    if (idle >= timeout) this.stop(() => this.opts.onLimit('slow-client', `nothing sent for ${Math.round(idle)}ms with ${this.inner.writableLength} bytes waiting (slowClientTimeout ${timeout}ms)`))
+    else this.armSlowTimer(timeout - idle)
+  }
+
+  /** One timer a connection, left to run out while the client keeps up; it does not keep the process alive. */
+  private armSlowTimer (ms: number): void {
+    this.slowTimer = setTimeout(this.checkSlow, ms)
+    this.slowTimer.unref()
+  }
   /** Sends what this turn has gathered: when the turn ends, or sooner (a full buffer, a close). */
   private readonly flushTurn = (): void => {
     if (!this.coalescing) return
@@ -71,6 +109,11 @@ export class PacketGuard extends Duplex {
     inner.on('end', () => this.push(null))
     inner.on('error', err => this.destroy(err))
     inner.on('close', () => { if (!this.destroyed) this.destroy() })
+    inner.on('drain', () => {
+      if (!this.drainDue) return
+      this.drainDue = false
+      this.emit('drain')
+    })
   }
 
   private onData (chunk: Buffer): void {
@@ -156,15 +199,27 @@ export class PacketGuard extends Duplex {
     this.inner.resume()
   }
 
-  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.forward(chunk, callback)
+  /**
+   * Says whether the writer should wait for 'drain': while the connection's buffer is full. The
+   * chunk is on its way either way (see forward).
+   */
+  override write (chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), callback?: (error: Error | null | undefined) => void): boolean {
+    if (typeof encoding === 'function') super.write(chunk, encoding)
+    else if (encoding === undefined) super.write(chunk, callback)
+    else super.write(chunk, encoding, callback)
+    if (!this.inner.writableNeedDrain) return true
+    this.drainDue = true
+    return false
   }
 
-  private forward (chunk: Buffer, callback: (error?: Error | null) => void): void {
-    if (this.inner.destroyed) {
-      callback()
-      return
-    }
+  override _write (chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.forward(chunk)
+    callback()
+  }
+
+  /** Hands `chunk` to the connection at once; a client that lets too much wait is disconnected. */
+  private forward (chunk: Buffer): void {
+    if (this.inner.destroyed || this.stopped) return
     // Aedes writes each delivery (PUBLISH) from a callback of its own, and a commit releases hundreds
     // at once: they go out together when the turn of the event loop ends, one send instead of one per
     // packet. Acknowledgements are written together already and go out at once, unless a turn is
@@ -174,19 +229,22 @@ export class PacketGuard extends Duplex {
       this.inner.cork()
       setImmediate(this.flushTurn)
     }
-    if (this.inner.write(chunk)) {
-      callback()
+    if (this.unsent++ === 0) this.lastSent = this.now()
+    // the connection's buffer is full: send what the turn has so far
+    if (!this.inner.write(chunk, this.onSent)) this.flushTurn()
+    const waiting = this.inner.writableLength
+    if (waiting > this.opts.maxOutboundBytes) {
+      this.stop(() => this.opts.onLimit('slow-client', `${waiting} bytes waiting to be sent (maxOutboundBytes ${this.opts.maxOutboundBytes})`))
       return
     }
-    // the connection's buffer is full: send what the turn has so far, then wait for it to drain
-    this.flushTurn()
-    this.inner.once('drain', () => callback())
+    if (this.slowTimer === undefined && this.unsent > 0) this.armSlowTimer(this.opts.slowClientTimeoutMs)
   }
 
   // mqtt-packet corks the stream while it writes one packet in pieces: pass the pieces on as one write,
   // or Nagle's algorithm holds the second piece for the peer's delayed ACK (~40 ms per PUBACK)
   override _writev (chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.forward(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : join(chunks), callback)
+    this.forward(chunks.length === 1 ? (chunks[0] as { chunk: Buffer }).chunk : join(chunks))
+    callback()
   }
 
   override _final (callback: (error?: Error | null) => void): void {
@@ -197,6 +255,7 @@ export class PacketGuard extends Duplex {
 
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.connectTimer)
+    clearTimeout(this.slowTimer)
     this.stopped = true
     // what the turn has gathered still goes out before the close, as it would unbuffered
     this.flushTurn()

@@ -36,7 +36,7 @@ export interface ListenerDeps {
 
 type WsModule = typeof import('ws')
 
-interface Limits { maxPacketSize: number, maxConnections: number, publishRate: number, publishBurst: number, connectTimeoutMs: number }
+interface Limits { maxPacketSize: number, maxConnections: number, publishRate: number, publishBurst: number, connectTimeoutMs: number, maxOutboundBytes: number, slowClientTimeoutMs: number }
 
 const remoteOf = (s: { remoteAddress?: string | undefined, remotePort?: number | undefined }): string => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`
 
@@ -55,7 +55,9 @@ export class Listeners {
       maxConnections: l.maxConnections,
       publishRate: l.publishRate,
       publishBurst: l.publishBurst,
-      connectTimeoutMs: parseDuration(l.connectTimeout)
+      connectTimeoutMs: parseDuration(l.connectTimeout),
+      maxOutboundBytes: parseSize(l.maxOutboundBytes),
+      slowClientTimeoutMs: parseDuration(l.slowClientTimeout)
     }
   }
 

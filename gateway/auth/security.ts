@@ -232,7 +232,7 @@ export class Security {
     this.counters.limitClosure(kind)
     const suppressed = this.throttle.admit(`limit:${kind}`)
     if (suppressed === undefined) return
-    this.logger.warn({ event: 'limit', limit: kind, clientId: where.clientId ?? undefined, remote: where.remote, listener: where.listener, detail, ...more(suppressed) }, `client closed: ${kind} exceeded (${detail})`)
+    this.logger.warn({ event: 'limit', limit: kind, clientId: where.clientId ?? undefined, remote: where.remote, listener: where.listener, detail, ...more(suppressed) }, kind === 'slow-client' ? `client closed: too slow to take its data (${detail})` : `client closed: ${kind} exceeded (${detail})`)
   }
 
   /** Counts a connection closed for malformed input; logged at debug (hostile input would flood the log). */

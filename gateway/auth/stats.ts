@@ -1,7 +1,7 @@
 /** Counters of what the security layer refused, for the admin API and metrics. Label sets are fixed. */
 
 export const AUTH_FAILURES = ['badCredentials', 'anonymous', 'certificate', 'busy'] as const
-export const LIMIT_KINDS = ['maxPacketSize', 'maxConnections', 'publishRate', 'maxTopicLength', 'maxTopicLevels', 'connectTimeout'] as const
+export const LIMIT_KINDS = ['maxPacketSize', 'maxConnections', 'publishRate', 'maxTopicLength', 'maxTopicLevels', 'connectTimeout', 'slow-client'] as const
 
 export type AuthFailure = typeof AUTH_FAILURES[number]
 export type LimitKind = typeof LIMIT_KINDS[number]

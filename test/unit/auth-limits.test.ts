@@ -40,6 +40,8 @@ function guarded (opts: { maxPacketSize?: number, publishRate?: number, publishB
     publishRate: opts.publishRate ?? 0,
     publishBurst: opts.publishBurst ?? 1,
     connectTimeoutMs: opts.connectTimeoutMs ?? 60_000,
+    maxOutboundBytes: 1 << 20,
+    slowClientTimeoutMs: 60_000,
     onLimit: (kind, detail) => limits.push([kind, detail]),
     onMalformed: detail => limits.push(['malformed', detail]),
     ...(opts.now !== undefined ? { now: opts.now } : {})
@@ -120,7 +122,7 @@ function recorded (highWaterMark = 16384): { guard: PacketGuard, writes: Buffer[
       setImmediate(callback)
     }
   })
-  const guard = new PacketGuard(inner, { maxPacketSize: 1024, publishRate: 0, publishBurst: 1, connectTimeoutMs: 60_000, onLimit: () => {}, onMalformed: () => {} })
+  const guard = new PacketGuard(inner, { maxPacketSize: 1024, publishRate: 0, publishBurst: 1, connectTimeoutMs: 60_000, maxOutboundBytes: 1 << 20, slowClientTimeoutMs: 60_000, onLimit: () => {}, onMalformed: () => {} })
   return { guard, writes, inner }
 }
 
@@ -160,6 +162,7 @@ t.test('PacketGuard: what was written before a close still goes out', async t =>
     guard[close]()
     await new Promise(resolve => setImmediate(resolve))
     t.same(writes.flat(), [publish(20)], `${close}: the packet was sent`)
+    guard.destroy()
   }
 })
 
@@ -181,6 +184,55 @@ t.test('PacketGuard: a burst larger than the connection buffers arrives whole, w
   await new Promise(resolve => { inner.once('finish', resolve); guard.end() })
   t.same(Buffer.concat(writes.flat()), Buffer.concat(sent), 'nothing lost or reordered')
   t.ok(writes.length < count, `${writes.length} writes for ${count} packets`)
+  guard.destroy()
+})
+
+/** A guard over a connection whose peer never reads: nothing written to it is ever sent. */
+function stuck (opts: { maxOutboundBytes: number, slowClientTimeoutMs: number }): { guard: PacketGuard, limits: Array<[string, string]>, closed: Promise<unknown> } {
+  const inner = new Duplex({ highWaterMark: 1024, read () {}, write (_chunk, _encoding, _callback) {} })
+  const limits: Array<[string, string]> = []
+  const guard = new PacketGuard(inner, { maxPacketSize: 1024, publishRate: 0, publishBurst: 1, connectTimeoutMs: 60_000, ...opts, onLimit: (kind, detail) => limits.push([kind, detail]), onMalformed: () => {} })
+  guard.on('error', () => {})
+  return { guard, limits, closed: new Promise(resolve => guard.once('close', resolve)) }
+}
+
+t.test('PacketGuard: writes never wait for a client that does not read; past maxOutboundBytes it is disconnected as slow', async t => {
+  const { guard, limits, closed } = stuck({ maxOutboundBytes: 10_000, slowClientTimeoutMs: 60_000 })
+  let calledBack = 0
+  let refused = 0
+  let written = 0
+  while (!guard.destroyed) {
+    written++
+    if (!guard.write(publish(120), () => { calledBack++ })) refused++
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  await closed
+  t.ok(refused > 0, 'a writer that waits for drain is told to wait')
+  t.equal(calledBack, written, 'every write was done at once: none waited on the client')
+  t.ok(written * 122 > 10_000 && written * 122 < 11_000, `closed once 10,000 bytes were waiting (${written} writes of 122 bytes)`)
+  t.match(limits, [['slow-client', /^\d+ bytes waiting to be sent \(maxOutboundBytes 10000\)$/]])
+})
+
+t.test('PacketGuard: a client that takes nothing for slowClientTimeout while data waits is disconnected as slow', async t => {
+  const { guard, limits, closed } = stuck({ maxOutboundBytes: 1 << 20, slowClientTimeoutMs: 50 })
+  const start = performance.now()
+  guard.write(publish(20))
+  await closed
+  t.ok(performance.now() - start >= 49, 'not before the timeout')
+  t.match(limits, [['slow-client', /^nothing sent for \d+ms with \d+ bytes waiting \(slowClientTimeout 50ms\)$/]])
+})
+
+t.test('PacketGuard: a client that keeps taking data is not slow, however long it takes', async t => {
+  // the connection sends one write every 20 ms; with a 50 ms timeout and 30 writes queued, the last
+  // one waits 600 ms, but something goes out well within every 50 ms
+  let sent = 0
+  const inner = new Duplex({ highWaterMark: 64, read () {}, write (_chunk, _encoding, callback) { setTimeout(() => { sent++; callback() }, 20) } })
+  const limits: string[] = []
+  const guard = new PacketGuard(inner, { maxPacketSize: 1024, publishRate: 0, publishBurst: 1, connectTimeoutMs: 60_000, maxOutboundBytes: 1 << 20, slowClientTimeoutMs: 50, onLimit: kind => limits.push(kind), onMalformed: () => {} })
+  for (let i = 0; i < 30; i++) guard.write(puback(i + 1))
+  await new Promise<void>(resolve => { const check = (): void => { if (sent === 30) resolve(); else setTimeout(check, 5) }; check() })
+  t.same(limits, [], 'not disconnected')
+  t.notOk(guard.destroyed)
   guard.destroy()
 })
 

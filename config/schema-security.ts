@@ -59,8 +59,8 @@ export const Acl = Type.Array(AclRule, {
 export const Limits = Type.Object({
   maxPacketSize: Size('256KiB', 'Largest MQTT packet accepted; a client announcing a larger one is disconnected before its body is read.'),
   maxConnections: Type.Integer({ minimum: 1, default: 1000, description: 'Most open client connections over all listeners; more are closed on accept.' }),
-  publishRate: Type.Integer({ minimum: 0, default: 1000, description: 'Sustained PUBLISH packets per second allowed to one client; a client exceeding it (after `publishBurst`) is disconnected. 0: unlimited.' }),
-  publishBurst: Type.Integer({ minimum: 1, default: 5000, description: 'PUBLISH packets a client may send at once above `publishRate` (the token bucket size).' }),
+  publishRate: Type.Integer({ minimum: 0, default: 0, description: 'PUBLISH packets per second one client may send; a faster client is slowed down (the gateway stops reading its connection until the rate allows more), never disconnected, and nothing is lost. 0: unlimited.' }),
+  publishBurst: Type.Optional(Type.Integer({ minimum: 1, description: 'PUBLISH packets a client may send at once before `publishRate` applies (the token bucket size). Default: one second\'s worth, `publishRate`.' })),
   maxTopicLength: Type.Integer({ minimum: 1, maximum: 65535, default: 1024, description: 'Longest topic or topic filter, in UTF-8 bytes.' }),
   maxTopicLevels: Type.Integer({ minimum: 1, maximum: 100, default: 32, description: 'Most levels in a topic or topic filter.' }),
   connectTimeout: Duration('10s', 'Time a new connection has to finish its TLS or WebSocket handshake, and then again to send a complete CONNECT packet.'),

@@ -24,6 +24,18 @@ export class TokenBucket {
     this.tokens -= 1
     return true
   }
+
+  /**
+   * Milliseconds from `now` until the next publishes may go: a hundredth of a second's worth of
+   * tokens (at most the burst, at least one), so a client held at the rate is read from about a
+   * hundred times a second rather than once per publish.
+   */
+  msUntilReady (now: number): number {
+    const want = Math.min(this.burst, Math.max(1, this.rate / 100))
+    const elapsed = Math.max(0, now - this.last)
+    const tokens = Math.min(this.burst, this.tokens + elapsed * this.rate / 1000)
+    return Math.max(1, Math.ceil((want - tokens) * 1000 / this.rate))
+  }
 }
 
 export interface TopicLimits {

@@ -4,8 +4,10 @@
  * (its parser buffers a body up to the 256 MiB the protocol allows), so the
  * guard reads each MQTT fixed header itself and closes the connection as soon
  * as a remaining length above `maxPacketSize` is announced, before the body
- * arrives. It also meters PUBLISH packets per connection (token bucket) and
- * closes a connection whose first packet is not complete in time.
+ * arrives. It meters PUBLISH packets per connection (token bucket): a client
+ * over the rate is not read from until the rate allows its next publishes, so
+ * TCP slows it down and nothing is refused. It closes a connection whose first
+ * packet is not complete in time.
  *
  * It only tracks packet boundaries (O(packets), not O(bytes)); bytes pass
  * through unchanged. The messages a group commit releases to a subscriber,
@@ -24,13 +26,14 @@
 import { Duplex } from 'node:stream'
 import { TokenBucket } from './limits-rules.js'
 
-export type GuardLimit = 'maxPacketSize' | 'publishRate' | 'connectTimeout' | 'slow-client'
+export type GuardLimit = 'maxPacketSize' | 'connectTimeout' | 'slow-client'
 
 export interface GuardOptions {
   /** Largest whole packet (fixed header included), in bytes. */
   maxPacketSize: number
-  /** PUBLISH packets a second; 0: unlimited. */
+  /** PUBLISH packets a second; 0: unlimited. A client over the rate is held (not read from), not closed. */
   publishRate: number
+  /** PUBLISH packets a client may send at once before the rate applies. */
   publishBurst: number
   /** Time allowed for the first packet (CONNECT) to arrive complete, in ms. */
   connectTimeoutMs: number
@@ -42,10 +45,13 @@ export interface GuardOptions {
   onLimit: (kind: GuardLimit, detail: string) => void
   /** Called once when a fixed header is malformed (the connection is closed). */
   onMalformed: (detail: string) => void
+  /** Called each time a client held for the publish rate is read from again, with how long it was held (ms). */
+  onThrottled?: (ms: number) => void
   now?: () => number
 }
 
 const PUBLISH = 3
+const CLOSED = -1
 /** Remaining length by packet type where MQTT 3.1.1 fixes it; -1 for reserved types. */
 const FIXED_LENGTH: Readonly<Record<number, number>> = { 0: -1, 4: 2, 5: 2, 6: 2, 7: 2, 12: 0, 14: 0, 15: -1 }
 
@@ -64,6 +70,15 @@ export class PacketGuard extends Duplex {
   private lengthBytes = 0
   private skip = 0
   private first = true
+  /** Read from the connection but not yet passed on: the client is over its publish rate. */
+  private held: Buffer[] = []
+  /** Set while the client is held for the publish rate. */
+  private releaseTimer: NodeJS.Timeout | undefined
+  private heldSince = 0
+  /** The broker wants more data (the last push was taken). */
+  private wanted = true
+  /** The connection ended while data was held. */
+  private ended = false
   /** True while the connection is corked to gather this turn's deliveries. */
   private coalescing = false
   /** Writes handed to the connection and not yet sent. */
@@ -106,7 +121,11 @@ export class PacketGuard extends Duplex {
     this.bucket = opts.publishRate > 0 ? new TokenBucket(opts.publishRate, opts.publishBurst, this.now()) : undefined
     this.connectTimer = setTimeout(() => this.stop(() => opts.onLimit('connectTimeout', `no complete CONNECT within ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs)
     inner.on('data', (chunk: Buffer) => this.onData(chunk))
-    inner.on('end', () => this.push(null))
+    inner.on('end', () => {
+      // what is held for the publish rate goes first
+      if (this.releaseTimer !== undefined) this.ended = true
+      else this.push(null)
+    })
     inner.on('error', err => this.destroy(err))
     inner.on('close', () => { if (!this.destroyed) this.destroy() })
     inner.on('drain', () => {
@@ -118,12 +137,65 @@ export class PacketGuard extends Duplex {
 
   private onData (chunk: Buffer): void {
     if (this.stopped) return
-    if (!this.scan(chunk)) return
-    if (!this.push(chunk)) this.inner.pause()
+    if (this.releaseTimer !== undefined) this.held.push(chunk)
+    else this.admit(chunk)
   }
 
-  /** Walks the packet boundaries in `chunk`; false when the connection was closed for it. */
-  private scan (chunk: Buffer): boolean {
+  /** Passes `chunk` on, up to the first PUBLISH the rate does not allow yet; holds the rest. */
+  private admit (chunk: Buffer): void {
+    const upTo = this.scan(chunk)
+    if (upTo === CLOSED) return
+    if (upTo === chunk.length) {
+      this.pass(chunk)
+      return
+    }
+    if (upTo > 0) this.pass(chunk.subarray(0, upTo))
+    this.hold(chunk.subarray(upTo))
+  }
+
+  private pass (chunk: Buffer): void {
+    if (this.push(chunk)) return
+    this.wanted = false
+    this.inner.pause()
+  }
+
+  /**
+   * Over the publish rate: stop reading the connection until enough tokens are back for the
+   * next publishes. The client's TCP window fills and it slows down; nothing is refused.
+   */
+  private hold (rest: Buffer): void {
+    this.held.push(rest)
+    this.inner.pause()
+    const now = this.now()
+    this.heldSince = now
+    this.releaseTimer = setTimeout(this.release, (this.bucket as TokenBucket).msUntilReady(now))
+  }
+
+  private readonly release = (): void => {
+    this.releaseTimer = undefined
+    if (this.stopped) return
+    this.opts.onThrottled?.(this.now() - this.heldSince)
+    const held = this.held
+    this.held = []
+    for (let i = 0; i < held.length; i++) {
+      if (this.releaseTimer !== undefined) {
+        // held again: what is left waits behind the part just held, in order
+        for (let j = i; j < held.length; j++) this.held.push(held[j] as Buffer)
+        return
+      }
+      this.admit(held[i] as Buffer)
+      if (this.stopped) return
+    }
+    if (this.releaseTimer !== undefined) return
+    if (this.ended) this.push(null)
+    else if (this.wanted) this.inner.resume()
+  }
+
+  /**
+   * Walks the packet boundaries in `chunk`: how much of it may go to the broker now (all of it, or
+   * up to a PUBLISH over the rate), or CLOSED when the connection was closed for it.
+   */
+  private scan (chunk: Buffer): number {
     let i = 0
     const n = chunk.length
     while (i < n) {
@@ -134,7 +206,9 @@ export class PacketGuard extends Duplex {
         if (this.skip === 0) this.packetDone()
         continue
       }
-      const byte = chunk[i++] as number
+      const byte = chunk[i] as number
+      if (this.state === 0 && byte >> 4 === PUBLISH && this.bucket !== undefined && !this.bucket.take(this.now())) return i
+      i++
       if (this.state === 0) {
         this.type = byte >> 4
         this.length = 0
@@ -150,7 +224,7 @@ export class PacketGuard extends Duplex {
       if ((byte & 0x80) !== 0) {
         if (this.lengthBytes === 4) {
           this.stop(() => this.opts.onMalformed('remaining length longer than four bytes'))
-          return false
+          return CLOSED
         }
         continue
       }
@@ -158,16 +232,12 @@ export class PacketGuard extends Duplex {
       if (fixed === -1 || (fixed !== undefined && fixed !== this.length)) {
         // [MQTT-2.2] reserved types; PUBACK…PUBCOMP carry 2 bytes, PINGREQ and DISCONNECT none (MQTT 3.1.1)
         this.stop(() => this.opts.onMalformed(fixed === -1 ? `reserved packet type ${this.type}` : `packet type ${this.type} with remaining length ${this.length}`))
-        return false
+        return CLOSED
       }
       const total = 1 + this.lengthBytes + this.length
       if (total > this.opts.maxPacketSize) {
         this.stop(() => this.opts.onLimit('maxPacketSize', `packet of ${total} bytes announced, limit ${this.opts.maxPacketSize}`))
-        return false
-      }
-      if (this.type === PUBLISH && this.bucket !== undefined && !this.bucket.take(this.now())) {
-        this.stop(() => this.opts.onLimit('publishRate', `more than ${this.opts.publishRate} publishes a second (burst ${this.opts.publishBurst})`))
-        return false
+        return CLOSED
       }
       if (this.length === 0) this.packetDone()
       else {
@@ -175,7 +245,7 @@ export class PacketGuard extends Duplex {
         this.state = 2
       }
     }
-    return true
+    return n
   }
 
   private packetDone (): void {
@@ -196,7 +266,8 @@ export class PacketGuard extends Duplex {
   }
 
   override _read (): void {
-    this.inner.resume()
+    this.wanted = true
+    if (this.releaseTimer === undefined) this.inner.resume()
   }
 
   /**
@@ -256,6 +327,7 @@ export class PacketGuard extends Duplex {
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.connectTimer)
     clearTimeout(this.slowTimer)
+    clearTimeout(this.releaseTimer)
     this.stopped = true
     // what the turn has gathered still goes out before the close, as it would unbuffered
     this.flushTurn()

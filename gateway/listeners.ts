@@ -54,7 +54,7 @@ export class Listeners {
       maxPacketSize: parseSize(l.maxPacketSize),
       maxConnections: l.maxConnections,
       publishRate: l.publishRate,
-      publishBurst: l.publishBurst,
+      publishBurst: l.publishBurst ?? Math.max(1, l.publishRate),
       connectTimeoutMs: parseDuration(l.connectTimeout),
       maxOutboundBytes: parseSize(l.maxOutboundBytes),
       slowClientTimeoutMs: parseDuration(l.slowClientTimeout)
@@ -82,10 +82,15 @@ export class Listeners {
       clearTimeout(pending.get(remote))
       pending.delete(remote)
       const ref: { client?: Client } = {} // the broker's client, known once the guard exists
+      let throttledBefore = false
       const guard = new PacketGuard(conn, {
         ...this.limits,
         onLimit: (kind, detail) => security.limitExceeded(kind, { clientId: ref.client?.id, remote, listener: label.value }, detail),
-        onMalformed: detail => security.protocolError({ clientId: ref.client?.id, remote }, detail)
+        onMalformed: detail => security.protocolError({ clientId: ref.client?.id, remote }, detail),
+        onThrottled: ms => {
+          security.throttled({ clientId: ref.client?.id, remote, listener: label.value }, ms, !throttledBefore)
+          throttledBefore = true
+        }
       })
       security.attach(guard, { listener: label.value, anonymous, remote, cert })
       ref.client = this.broker.handle(guard, req)

@@ -149,6 +149,10 @@ export class Metrics {
         name: 'flowgate_protocol_errors_total', help: 'Connections closed for malformed MQTT or a failed TLS handshake.', registers: [r],
         collect () { mirror(this, {}, security().protocolErrors, seen) }
       })
+      new Counter({
+        name: 'flowgate_publish_throttled_seconds_total', help: 'Time clients spent slowed down for exceeding broker.limits.publishRate (their connection not read), summed over clients.', registers: [r],
+        collect () { mirror(this, {}, security().publishThrottledSeconds, seen) }
+      })
     }
     log.on('commit', (e: CommitEvent) => this.observeCommit(e))
   }

@@ -235,6 +235,18 @@ export class Security {
     this.logger.warn({ event: 'limit', limit: kind, clientId: where.clientId ?? undefined, remote: where.remote, listener: where.listener, detail, ...more(suppressed) }, kind === 'slow-client' ? `client closed: too slow to take its data (${detail})` : `client closed: ${kind} exceeded (${detail})`)
   }
 
+  /**
+   * Counts the time a client was held for exceeding `publishRate`; its first hold is logged, so a
+   * device that keeps bursting gives one line a connection.
+   */
+  throttled (where: { clientId?: string | null | undefined, remote?: string | undefined, listener?: string | undefined }, ms: number, first: boolean): void {
+    this.counters.throttled(ms)
+    if (!first) return
+    const suppressed = this.throttle.admit('throttle')
+    if (suppressed === undefined) return
+    this.logger.info({ event: 'throttle', limit: 'publishRate', clientId: where.clientId ?? undefined, remote: where.remote, listener: where.listener, ...more(suppressed) }, 'client slowed down: it publishes faster than broker.limits.publishRate')
+  }
+
   /** Counts a connection closed for malformed input; logged at debug (hostile input would flood the log). */
   protocolError (where: { clientId?: string | null | undefined, remote?: string | undefined }, err: Error | string): void {
     this.counters.protocolError()

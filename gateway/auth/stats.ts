@@ -1,7 +1,7 @@
 /** Counters of what the security layer refused, for the admin API and metrics. Label sets are fixed. */
 
 export const AUTH_FAILURES = ['badCredentials', 'anonymous', 'certificate', 'busy'] as const
-export const LIMIT_KINDS = ['maxPacketSize', 'maxConnections', 'publishRate', 'maxTopicLength', 'maxTopicLevels', 'connectTimeout', 'slow-client'] as const
+export const LIMIT_KINDS = ['maxPacketSize', 'maxConnections', 'maxTopicLength', 'maxTopicLevels', 'connectTimeout', 'slow-client'] as const
 
 export type AuthFailure = typeof AUTH_FAILURES[number]
 export type LimitKind = typeof LIMIT_KINDS[number]
@@ -15,6 +15,8 @@ export interface SecurityStatsSnapshot {
   limitClosures: Record<LimitKind, number>
   /** Connections closed for malformed MQTT (bad header, wildcard or invalid UTF-8 in a topic, …) or a failed TLS handshake. */
   protocolErrors: number
+  /** Time clients spent held for exceeding `publishRate` (not read from), summed over clients, in seconds. */
+  publishThrottledSeconds: number
 }
 
 const zero = <K extends string>(keys: readonly K[]): Record<K, number> => Object.fromEntries(keys.map(k => [k, 0])) as Record<K, number>
@@ -24,13 +26,15 @@ export class SecurityStats {
   private readonly limits = zero(LIMIT_KINDS)
   private readonly acl = { publish: 0, subscribe: 0 }
   private protocol = 0
+  private throttledMs = 0
 
   authFailure (reason: AuthFailure): void { this.auth[reason]++ }
   aclDenial (action: 'publish' | 'subscribe'): void { this.acl[action]++ }
   limitClosure (kind: LimitKind): void { this.limits[kind]++ }
   protocolError (): void { this.protocol++ }
+  throttled (ms: number): void { this.throttledMs += ms }
 
   snapshot (): SecurityStatsSnapshot {
-    return { authFailures: { ...this.auth }, aclDenials: { ...this.acl }, limitClosures: { ...this.limits }, protocolErrors: this.protocol }
+    return { authFailures: { ...this.auth }, aclDenials: { ...this.acl }, limitClosures: { ...this.limits }, protocolErrors: this.protocol, publishThrottledSeconds: this.throttledMs / 1000 }
   }
 }

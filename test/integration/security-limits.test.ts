@@ -6,6 +6,7 @@ import { connect as netConnect } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import type { MqttClient } from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 import { securityOf } from '../../gateway/broker.js'
 import type { Gateway } from '../../gateway/index.js'
 import { connect, startGateway, tempDir, type TestContext } from '../helpers/gateway.js'
@@ -76,21 +77,30 @@ t.test('maxConnections: the connection over the limit is closed on accept; other
   t.ok(again !== undefined && !again.closed, 'a new client connects once a slot is free')
 })
 
-t.test('publishRate: a client publishing faster than its bucket allows is closed', async t => {
+t.test('publishRate: a client publishing faster than its bucket allows is slowed down, not closed; nothing is lost', async t => {
   const logs = new LogCapture()
-  const gw = await limitedGateway(t, 'publishRate: 10, publishBurst: 20', logs)
-  const good = await witness(t, gw)
+  const gw = await limitedGateway(t, 'publishRate: 50, publishBurst: 10', logs)
   const raw = await rawConnected(t, gw, 'flooder')
-  const burst = Buffer.concat(Array.from({ length: 60 }, (_, i) => Buffer.from([0x30, 5, 0, 1, 0x66, 0x78, i])))
+  const burst = Buffer.concat(Array.from({ length: 60 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: 'fx', payload: Buffer.from([i]), qos: 1, messageId: i + 1, retain: false, dup: false })))
+  const start = performance.now()
   raw.sendRaw(burst)
-  await raw.closedPromise()
-  t.pass('closed')
-  await good.publishAsync('still/fine', 'x', { qos: 1 })
-  t.equal(securityOf(gw.broker)?.stats().limitClosures.publishRate, 1, 'counted')
-  t.match(logs.events('limit')[0], { limit: 'publishRate', clientId: 'flooder' })
+  const acked: number[] = []
+  while (acked.length < 60) {
+    const p = await raw.next()
+    if (p === null) break
+    if (p.cmd === 'puback') acked.push(p.messageId ?? 0)
+  }
+  const elapsed = performance.now() - start
+  t.same(acked, Array.from({ length: 60 }, (_, i) => i + 1), 'every publish acknowledged, in order')
+  t.notOk(raw.closed, 'still connected')
+  // 10 at once, the other 50 at 50 a second
+  t.ok(elapsed >= 900, `slowed to the rate: 60 publishes took ${Math.round(elapsed)} ms`)
   await gw.log.flush()
-  const flood = (await gw.log.read(1, 1000)).filter(r => r.clientId === 'flooder').length
-  t.ok(flood <= 21, `at most the burst (and one refilled token) got through (${flood})`)
+  t.same((await gw.log.read(1, 1000)).map(r => r.payload[0]), Array.from({ length: 60 }, (_, i) => i), 'all in the log, in order')
+  const stats = securityOf(gw.broker)?.stats()
+  t.ok((stats?.publishThrottledSeconds ?? 0) > 0.5, `throttled time counted (${stats?.publishThrottledSeconds ?? 0} s)`)
+  t.same(Object.values(stats?.limitClosures ?? {}).filter(n => n > 0), [], 'no client closed')
+  t.match(logs.events('throttle'), [{ limit: 'publishRate', clientId: 'flooder' }], 'one log line for the client')
 })
 
 t.test('topic length and depth: publish and subscribe beyond them close the client', async t => {

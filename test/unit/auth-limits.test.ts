@@ -30,7 +30,7 @@ t.test('topic limits', async t => {
 })
 
 /** A guard over one end of an in-memory pipe; `peer` writes what a client would send. */
-function guarded (opts: { maxPacketSize?: number, publishRate?: number, publishBurst?: number, connectTimeoutMs?: number, now?: () => number } = {}): { guard: PacketGuard, peer: PassThrough, received: Buffer[], limits: Array<[GuardLimit | 'malformed', string]> } {
+function guarded (opts: { maxPacketSize?: number, publishRate?: number, publishBurst?: number, connectTimeoutMs?: number, now?: () => number, onThrottled?: (ms: number) => void } = {}): { guard: PacketGuard, peer: PassThrough, received: Buffer[], limits: Array<[GuardLimit | 'malformed', string]> } {
   const peer = new PassThrough()
   const out = new PassThrough()
   const inner = Duplex.from({ readable: peer, writable: out })
@@ -44,7 +44,8 @@ function guarded (opts: { maxPacketSize?: number, publishRate?: number, publishB
     slowClientTimeoutMs: 60_000,
     onLimit: (kind, detail) => limits.push([kind, detail]),
     onMalformed: detail => limits.push(['malformed', detail]),
-    ...(opts.now !== undefined ? { now: opts.now } : {})
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
+    ...(opts.onThrottled !== undefined ? { onThrottled: opts.onThrottled } : {})
   })
   const received: Buffer[] = []
   guard.on('data', (b: Buffer) => received.push(b))
@@ -83,18 +84,45 @@ t.test('PacketGuard: malformed headers close the connection', async t => {
   }
 })
 
-t.test('PacketGuard meters PUBLISH packets only', async t => {
-  let now = 0
-  const { guard, peer, limits } = guarded({ publishRate: 1, publishBurst: 2, now: () => now })
-  peer.write(Buffer.concat([publish(1), publish(1), Buffer.from([0xc0, 0x00, 0xc0, 0x00])]))
+t.test('PacketGuard holds a client over the publish rate, then passes everything on, in order', async t => {
+  const throttled: number[] = []
+  const { guard, peer, received, limits } = guarded({ publishRate: 100, publishBurst: 2, onThrottled: ms => throttled.push(ms) })
+  const pings = Buffer.from([0xc0, 0x00, 0xc0, 0x00])
+  const numbered = (n: number): Buffer => { const p = publish(1); p[2] = n; return p }
+  const bytes = Buffer.concat([numbered(1), pings, numbered(2), numbered(3), pings, numbered(4), numbered(5)])
+  peer.write(bytes.subarray(0, 9)) // the first PUBLISH, the pings and half of the second
+  peer.write(bytes.subarray(9))
   await new Promise(resolve => setImmediate(resolve))
-  now = 1000
-  peer.write(publish(1))
-  await new Promise(resolve => setImmediate(resolve))
-  t.same(limits, [], 'two at once, pings free, one more a second later')
-  peer.write(publish(1))
-  await new Promise(resolve => guard.once('close', resolve))
-  t.match(limits, [['publishRate', /more than 1 publishes a second/]])
+  t.same(Buffer.concat(received), Buffer.concat([numbered(1), pings, numbered(2)]), 'the burst (two publishes) and the pings between them pass at once; the rest waits')
+  const all = new Promise<void>(resolve => {
+    const check = (): void => { if (Buffer.concat(received).length === bytes.length) resolve(); else setImmediate(check) }
+    check()
+  })
+  await all
+  t.same(Buffer.concat(received), bytes, 'everything passed on, unchanged and in order')
+  t.same(limits, [], 'the client was not closed')
+  t.ok(throttled.length >= 1 && throttled.every(ms => ms > 0), `held and released (${throttled.map(ms => ms.toFixed(1)).join(', ')} ms)`)
+  guard.destroy()
+})
+
+t.test('PacketGuard: a connection that ends while held still delivers what it sent', async t => {
+  const { guard, peer, received } = guarded({ publishRate: 100, publishBurst: 1 })
+  const bytes = Buffer.concat([publish(3), publish(4), publish(5)])
+  peer.end(bytes)
+  await new Promise(resolve => guard.once('end', resolve))
+  t.same(Buffer.concat(received), bytes)
+  guard.destroy()
+})
+
+t.test('TokenBucket.msUntilReady: about a hundredth of a second of tokens', async t => {
+  const b = new TokenBucket(500, 500, 0)
+  for (let i = 0; i < 500; i++) b.take(0)
+  t.equal(b.msUntilReady(0), 10, '5 tokens at 500/s')
+  t.equal(b.msUntilReady(4), 6, 'less once some are back')
+  t.equal(new TokenBucket(1, 1, 0).msUntilReady(0), 1, 'never less than 1 ms')
+  const slow = new TokenBucket(1, 1, 0)
+  slow.take(0)
+  t.equal(slow.msUntilReady(0), 1000, 'one token at 1/s')
 })
 
 t.test('PacketGuard: the first packet must be complete within connectTimeout', async t => {

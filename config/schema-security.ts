@@ -47,13 +47,14 @@ export const Auth = Type.Object({
 
 const AclRule = Type.Object({
   user: Type.Optional(Type.String({ minLength: 1, description: 'The user the rule is for. Without it the rule applies to every client, anonymous ones included (a pattern rule).' })),
-  publish: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Topic filters the client may publish to. `%u` stands for its user name, `%c` for its client id.' }),
-  subscribe: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Topic filters the client may subscribe within (`%u`, `%c` as for `publish`); a wider subscription is refused (SUBACK 0x80).' })
+  deny: Type.Boolean({ default: false, description: 'Refuse what the rule\'s filters match instead of allowing it. A subscription that only overlaps a denied filter is allowed, but the denied topics are not delivered to it.' }),
+  publish: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Topic filters the client may publish to (or, with `deny`, may not). `%u` stands for its user name, `%c` for its client id.' }),
+  subscribe: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Topic filters the client may subscribe within (or, with `deny`, may not); `%u`, `%c` as for `publish`. A refused subscription gets SUBACK 0x80.' })
 }, { additionalProperties: false })
 
 export const Acl = Type.Array(AclRule, {
   default: [],
-  description: 'Access rules. Empty: any client may publish and subscribe anywhere (but never publish to `$SYS/`). Otherwise what no rule allows is denied; a refused publish disconnects the client.'
+  description: 'Access rules, read in order: the first rule with a filter that matches decides. When none matches, a list with any allow rule refuses and a list of deny rules only allows. Empty: any client may publish and subscribe anywhere. Publishing to `$SYS/` is never allowed; a refused publish disconnects the client.'
 })
 
 export const Limits = Type.Object({

@@ -130,6 +130,10 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
       }
       appendPublish(client, packet, done)
     },
+    authorizeForward (client, packet) {
+      // a deny rule can keep topics from a wider subscription that an allow rule let through
+      return security.mayReceive(client, packet.topic) ? packet : null
+    },
     authorizeSubscribe (client, sub, done) {
       const bad = checkTopic(client, sub.topic)
       if (bad !== undefined) {

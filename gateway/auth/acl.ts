@@ -1,16 +1,26 @@
 /**
  * Access rules: which topics a client may publish to and subscribe within.
- * No rules: everything is allowed. Any rule: what no rule allows is denied.
+ * Rules are read in order and the first whose filter matches decides: allow,
+ * or refuse when the rule says `deny`. When none matches, a list with any
+ * allow rule refuses (an allowlist); a list of deny rules only allows (a
+ * blocklist). No rules: everything is allowed.
+ *
+ * A subscription matches a rule when it lies within one of the rule's filters.
+ * One that only overlaps a deny filter (`#` beside a denied `secret/#`) is
+ * not refused, but messages on the denied topics are not delivered to it.
  *
  * `%u` (user name) and `%c` (client id) are substituted once per connection.
  * A substituted value is only ever a literal inside one topic level: a value
  * that is empty, starts with `$` or holds `/`, `+`, `#` or NUL would change the
- * filter's shape, so a filter that needs such a value is dropped for that
- * client instead (it can only narrow what the client may do, never widen it).
+ * filter's shape. An allow filter that needs such a value is dropped for that
+ * client; in a deny filter the level becomes `+`, so it denies that level for
+ * every value. Either way the client gets less, never more.
  */
 
 export interface AclRuleConfig {
   user?: string | undefined
+  /** Refuse what the rule's filters match instead of allowing it. */
+  deny?: boolean | undefined
   publish: readonly string[]
   subscribe: readonly string[]
 }
@@ -25,9 +35,13 @@ export interface Identity {
 export interface ClientAcl {
   canPublish (topic: string): boolean
   canSubscribe (filter: string): boolean
+  /** Whether a message on `topic` may be delivered to the client; only deny rules can say no. */
+  canReceive (topic: string): boolean
+  /** False when canReceive is always true (no deny rule with subscribe filters applies). */
+  readonly filtersDeliveries: boolean
 }
 
-const ALLOW_ALL: ClientAcl = Object.freeze({ canPublish: () => true, canSubscribe: () => true })
+const ALLOW_ALL: ClientAcl = Object.freeze({ canPublish: () => true, canSubscribe: () => true, canReceive: () => true, filtersDeliveries: false })
 
 /** Why `filter` is not a valid MQTT topic filter [MQTT-4.7.1]; undefined when it is. */
 export function filterProblem (filter: string): string | undefined {
@@ -59,6 +73,25 @@ export function substitute (filter: string, id: Identity): string | undefined {
     return value
   })
   return ok ? out : undefined
+}
+
+/** `filter` with every level that holds `%u` or `%c` made `+`: what a deny filter becomes when a value is not safe. */
+function widen (filter: string): string {
+  return filter.split('/').map(level => /%[uc]/.test(level) ? '+' : level).join('/')
+}
+
+interface ClientRule {
+  deny: boolean
+  publish: string[][]
+  subscribe: string[][]
+}
+
+/** The first rule with a filter that `test` accepts decides; otherwise `fallback`. */
+function decide (rules: readonly ClientRule[], action: 'publish' | 'subscribe', test: (filter: string[]) => boolean, fallback: boolean): boolean {
+  for (const rule of rules) {
+    if (rule[action].some(test)) return !rule.deny
+  }
+  return fallback
 }
 
 const isWildcard = (level: string | undefined): boolean => level === '+' || level === '#'
@@ -93,40 +126,50 @@ export function covers (outer: readonly string[], inner: readonly string[]): boo
 
 export class Acl {
   private readonly rules: readonly AclRuleConfig[]
+  /** What no rule matches: refused when any rule allows something (an allowlist), allowed when all deny. */
+  private readonly fallback: boolean
 
   constructor (rules: readonly AclRuleConfig[]) {
     this.rules = rules
+    this.fallback = rules.every(r => r.deny === true)
   }
 
   get enabled (): boolean {
     return this.rules.length > 0
   }
 
-  /** The rules for one client, substituted and split once, at login. */
+  /** The rules for one client, in order, substituted and split once, at login. */
   forClient (id: Identity): ClientAcl {
     if (this.rules.length === 0) return ALLOW_ALL
-    const publish: string[][] = []
-    const subscribe: string[][] = []
+    const rules: ClientRule[] = []
     for (const rule of this.rules) {
       if (rule.user !== undefined && rule.user !== id.user) continue
-      for (const f of rule.publish) {
-        const s = substitute(f, id)
-        if (s !== undefined) publish.push(s.split('/'))
+      const deny = rule.deny === true
+      const compile = (filters: readonly string[]): string[][] => {
+        const out: string[][] = []
+        for (const f of filters) {
+          const s = substitute(f, id) ?? (deny ? widen(f) : undefined)
+          if (s !== undefined) out.push(s.split('/'))
+        }
+        return out
       }
-      for (const f of rule.subscribe) {
-        const s = substitute(f, id)
-        if (s !== undefined) subscribe.push(s.split('/'))
-      }
+      rules.push({ deny, publish: compile(rule.publish), subscribe: compile(rule.subscribe) })
     }
+    const fallback = this.fallback
     return {
       canPublish (topic) {
         const levels = topic.split('/')
-        return publish.some(f => matches(f, levels))
+        return decide(rules, 'publish', f => matches(f, levels), fallback)
       },
       canSubscribe (filter) {
         const levels = filter.split('/')
-        return subscribe.some(f => covers(f, levels))
-      }
+        return decide(rules, 'subscribe', f => covers(f, levels), fallback)
+      },
+      canReceive (topic) {
+        const levels = topic.split('/')
+        return decide(rules, 'subscribe', f => matches(f, levels), fallback)
+      },
+      filtersDeliveries: rules.some(r => r.deny && r.subscribe.length > 0)
     }
   }
 }

@@ -219,6 +219,17 @@ export class Security {
     return false
   }
 
+  /**
+   * Whether a message on `topic` may be delivered to a subscribed client: no when a deny rule
+   * matches it first (the client's subscription only overlapped the denied filter). Not counted
+   * or logged: it is a filter on deliveries, not a refusal of the client.
+   */
+  mayReceive (client: object, topic: string): boolean {
+    if (!this.acl.enabled) return true
+    const acl = this.entry(client)?.acl
+    return acl === undefined || !acl.filtersDeliveries || acl.canReceive(topic)
+  }
+
   private denied (client: ClientRef, action: 'publish' | 'subscribe', topic: string, id: Identity | undefined): void {
     this.counters.aclDenial(action)
     const suppressed = this.throttle.admit('acl-denied')

@@ -64,3 +64,48 @@ t.test('Acl: no rules allow everything; with rules, deny by default', async t =>
   t.ok(admin.canSubscribe('#') && admin.canPublish('a/b/c'))
   t.notOk(acl.forClient({ user: 'Admin', clientId: 'x' }).canPublish('a/b/c'), 'user names are case-sensitive')
 })
+
+t.test('Acl: rules are read in order and the first match decides', async t => {
+  const acl = new Acl([
+    { deny: true, publish: ['devices/+/config'], subscribe: ['secret/#'] },
+    { publish: ['devices/#'], subscribe: ['#'] }
+  ])
+  const c = acl.forClient({ clientId: 'c' })
+  t.ok(c.canPublish('devices/a/t'), 'allowed by the second rule')
+  t.notOk(c.canPublish('devices/a/config'), 'denied by the first, although the second allows it')
+  t.notOk(c.canPublish('elsewhere'), 'an allowlist: what no rule matches is refused')
+  t.notOk(c.canSubscribe('secret/#') || c.canSubscribe('secret/x/+'), 'subscriptions within a denied filter are refused')
+  t.ok(c.canSubscribe('#'), 'one that only overlaps it is allowed')
+  t.ok(c.filtersDeliveries)
+  t.notOk(c.canReceive('secret/x'), 'but the denied topics are not delivered to it')
+  t.ok(c.canReceive('public/x'))
+
+  const reversed = new Acl([{ publish: ['devices/#'], subscribe: [] }, { deny: true, publish: ['devices/+/config'], subscribe: [] }]).forClient({ clientId: 'c' })
+  t.ok(reversed.canPublish('devices/a/config'), 'in the other order the allow rule matches first')
+  t.notOk(reversed.filtersDeliveries, 'no deny rule on subscriptions: deliveries are not checked')
+})
+
+t.test('Acl: a list of deny rules only is a blocklist', async t => {
+  const acl = new Acl([{ deny: true, publish: [], subscribe: ['test/nosubscribe'] }])
+  const c = acl.forClient({ clientId: 'c' })
+  t.notOk(c.canSubscribe('test/nosubscribe'))
+  t.ok(c.canSubscribe('test/other') && c.canSubscribe('#') && c.canPublish('any/thing') && c.canPublish('$TopicA/B'), 'everything else is allowed')
+  t.notOk(c.canReceive('test/nosubscribe'))
+  t.ok(c.canReceive('test/other'))
+})
+
+t.test('Acl: deny rules for one user; a deny filter whose %u cannot be filled denies that level for everyone', async t => {
+  const acl = new Acl([
+    { user: 'guest', deny: true, publish: ['#'], subscribe: [] },
+    { deny: true, publish: ['devices/%u/firmware'], subscribe: [] },
+    { publish: ['#'], subscribe: ['#'] }
+  ])
+  t.notOk(acl.forClient({ user: 'guest', clientId: 'g' }).canPublish('a'), 'the guest may not publish')
+  const ann = acl.forClient({ user: 'ann', clientId: 'a' })
+  t.ok(ann.canPublish('a'))
+  t.notOk(ann.canPublish('devices/ann/firmware'))
+  t.ok(ann.canPublish('devices/bob/firmware'), 'the %u filter is ann\'s own')
+  const anon = acl.forClient({ clientId: 'x' })
+  t.notOk(anon.canPublish('devices/bob/firmware'), 'without a user name the level is +: denied for every device')
+  t.ok(anon.canPublish('devices/bob/t'))
+})

@@ -39,6 +39,8 @@ export interface SegmentOptions {
 /** LevelDB's block cache per open segment: readers go through a segment once, in order. */
 const CACHE_BYTES = 256 * 1024
 const MAX_OPEN_FILES = 32
+/** Most batches batches() fetches at a time. */
+const MAX_BATCHES_PER_READ = 32
 
 /** LevelDB's repair (classic-level has it; `level`'s types do not declare it): keeps every entry it can still read. */
 export async function repairDb (dir: string): Promise<void> {
@@ -153,16 +155,39 @@ export class Segment implements SegmentSummary {
   /** The newest batch, or undefined for an empty segment. */
   async lastBatch (): Promise<{ seq: number, value: Buffer } | undefined> {
     const db = await this.handle()
-    const [entry] = await db.iterator({ reverse: true, limit: 1 }).all()
-    return entry === undefined ? undefined : { seq: Number(entry[0]), value: entry[1] }
+    // by key, as batches() reads (see there)
+    const [key] = await db.keys({ reverse: true, limit: 1 }).all()
+    const value = key === undefined ? undefined : await db.get(key)
+    return key === undefined || value === undefined ? undefined : { seq: Number(key), value }
   }
 
-  /** Batches in order from the one holding `fromSeq` (or the first after it). */
+  /**
+   * Batches in order from the one holding `fromSeq` (or the first after it). Their keys are listed
+   * a few at a time and the batches fetched by key, not iterated: classic-level keeps what an
+   * iterator read last until the iterator is garbage-collected, closed or not, in memory V8 does
+   * not see, so every read of large records left megabytes behind that nothing asked V8 to collect
+   * (reading a log of 250 KB records over and over grew the process by 170 MiB a pass).
+   */
   async * batches (fromSeq: number, opts: { fillCache?: boolean } = {}): AsyncGenerator<{ seq: number, value: Buffer }> {
     const db = await this.handle()
+    const fillCache = opts.fillCache ?? true
     const [start] = await db.keys({ lte: seqKey(fromSeq), reverse: true, limit: 1 }).all()
-    for await (const [key, value] of db.iterator({ gte: start ?? seqKey(fromSeq), fillCache: opts.fillCache ?? true })) {
-      yield { seq: Number(key), value }
+    let range: { gte: string } | { gt: string } = { gte: seqKey(fromSeq) }
+    // one batch first, then twice as many each time: a reader that wants a few records (a batch
+    // can hold a thousand) does not fetch dozens of batches it will not look at
+    let want = 1
+    for (;;) {
+      // the first batch is the one found above, when one starts at or before fromSeq
+      const keys: string[] = want === 1 && start !== undefined ? [start] : await db.keys({ ...range, limit: want, fillCache }).all()
+      if (keys.length === 0) return
+      const values = await db.getMany(keys, { fillCache })
+      for (let i = 0; i < keys.length; i++) {
+        const value = values[i]
+        if (value !== undefined) yield { seq: Number(keys[i]), value }
+      }
+      if (keys.length < want) return
+      range = { gt: keys[keys.length - 1] as string }
+      want = Math.min(want * 2, MAX_BATCHES_PER_READ)
     }
   }
 

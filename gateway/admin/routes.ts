@@ -1,6 +1,13 @@
+/**
+ * The admin API's routes. Each declares the schema of its params, query and
+ * body; fastify validates them (bad input: 400 FG_ERR_ADMIN_BAD_REQUEST) and
+ * the handlers get typed values. Responses that return events are bounded in
+ * bytes (pages.ts) and say where to continue.
+ */
+import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { parseSize, type Config } from '../../config/index.js'
-import type { EventLog, LogRecord } from '../../storage/index.js'
+import type { DeadLetter, EventLog, LogRecord } from '../../storage/index.js'
 import type { BridgeSet } from '../bridges.js'
 import type { SubscriptionManager } from '../subscriptions/manager.js'
 import { registerSubscriptionRoutes } from './subscription-routes.js'
@@ -8,6 +15,8 @@ import type { Logger } from '../logger.js'
 import type { Metrics } from '../metrics.js'
 import type { RateHistory } from '../rates.js'
 import { badRequest, notFound } from './errors.js'
+import { eventJson } from './event-json.js'
+import { pageJson, readPage } from './pages.js'
 
 export interface AdminContext {
   /** gateway.id */
@@ -33,41 +42,39 @@ export interface AdminContext {
   closing?: AbortSignal
 }
 
-interface NameParams { name: string }
+/** Bytes of events (or dead letters) one response returns by default, and at most. */
+export const DEFAULT_PAGE_BYTES = 4 * 1024 * 1024
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024
+/** Kept for the response's own fields, around the items. */
+const ENVELOPE_BYTES = 512
 
-function eventView (r: LogRecord): Record<string, unknown> {
-  const utf8 = r.payload.toString('utf8')
-  const isText = Buffer.byteLength(utf8) === r.payload.length && !utf8.includes('\uFFFD')
-  return {
-    seq: r.seq,
-    time: new Date(r.time).toISOString(),
-    topic: r.topic,
-    qos: r.qos,
-    retain: r.retain,
-    clientId: r.clientId,
-    ...(r.username !== undefined ? { username: r.username } : {}),
-    payloadEncoding: isText ? 'utf8' : 'base64',
-    payload: isText ? utf8 : r.payload.toString('base64')
-  }
-}
-
-function parseSeq (v: unknown, what: string): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : NaN
-  if (!Number.isSafeInteger(n) || n < 0) throw badRequest(`${what} must be a non-negative integer`)
-  return n
-}
-
-function parseTime (v: unknown, what: string): number {
-  const ms = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? Date.parse(v) : NaN
-  if (Number.isNaN(ms)) throw badRequest(`${what} must be an RFC 3339 time`)
-  return ms
-}
+const Seq = Type.Integer({ minimum: 0 })
+const Time = Type.String({ format: 'date-time', description: 'RFC 3339' })
+const MaxBytes = Type.Integer({ minimum: 1024, maximum: MAX_PAGE_BYTES, default: DEFAULT_PAGE_BYTES })
+const BridgeParams = Type.Object({ name: Type.String({ minLength: 1 }) })
+const From = { fromSeq: Type.Optional(Seq), fromTime: Type.Optional(Time) }
+const ReplayBody = Type.Object(From, { additionalProperties: false })
+const RedriveBody = Type.Object({ seqs: Type.Optional(Type.Array(Seq, { maxItems: 10_000 })) }, { additionalProperties: false })
+const DeadLetterQuery = Type.Object({
+  afterSeq: Type.Optional(Seq),
+  limit: Type.Integer({ minimum: 0, maximum: 1000, default: 100 }),
+  maxBytes: MaxBytes
+}, { additionalProperties: false })
+const EventsQuery = Type.Object({
+  ...From,
+  limit: Type.Integer({ minimum: 0, maximum: 10_000, default: 100 }),
+  /** Long poll (flowgate tail): wait up to this long for the first event; at most a minute. */
+  waitMs: Type.Integer({ minimum: 0, default: 0 }),
+  maxBytes: MaxBytes
+}, { additionalProperties: false })
+/** Rates after this time, in seconds since the epoch. */
+const RatesQuery = Type.Object({ after: Type.Optional(Type.Number({ minimum: 0 })) }, { additionalProperties: false })
 
 /** A start position from {fromSeq} or {fromTime}: the first sequence number to (re)deliver. */
-async function startSeq (log: EventLog, input: Record<string, unknown>): Promise<number> {
+async function startSeq (log: EventLog, input: { fromSeq?: number | undefined, fromTime?: string | undefined }): Promise<number> {
   if (input.fromSeq !== undefined && input.fromTime !== undefined) throw badRequest('give fromSeq or fromTime, not both')
-  if (input.fromSeq !== undefined) return parseSeq(input.fromSeq, 'fromSeq')
-  if (input.fromTime !== undefined) return await log.seekTime(parseTime(input.fromTime, 'fromTime'))
+  if (input.fromSeq !== undefined) return input.fromSeq
+  if (input.fromTime !== undefined) return await log.seekTime(Date.parse(input.fromTime))
   throw badRequest('fromSeq or fromTime is required')
 }
 
@@ -101,48 +108,60 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     }
   })
 
-  app.post<{ Params: NameParams }>('/api/bridges/:name/pause', async req => await bridges.pause(bridgeNamed(req.params.name)))
-  app.post<{ Params: NameParams }>('/api/bridges/:name/resume', async req => await bridges.resume(bridgeNamed(req.params.name)))
-  app.post<{ Params: NameParams, Body: Record<string, unknown> | undefined }>('/api/bridges/:name/replay', async req => {
+  const params = { params: BridgeParams }
+  app.post<{ Params: Static<typeof BridgeParams> }>('/api/bridges/:name/pause', { schema: params }, async req => await bridges.pause(bridgeNamed(req.params.name)))
+  app.post<{ Params: Static<typeof BridgeParams> }>('/api/bridges/:name/resume', { schema: params }, async req => await bridges.resume(bridgeNamed(req.params.name)))
+  app.post<{ Params: Static<typeof BridgeParams>, Body: Static<typeof ReplayBody> }>('/api/bridges/:name/replay', { schema: { ...params, body: ReplayBody } }, async req => {
     const name = bridgeNamed(req.params.name)
-    const from = await startSeq(log, req.body ?? {})
-    return await bridges.replay(name, from)
+    return await bridges.replay(name, await startSeq(log, req.body))
   })
-  app.get<{ Params: NameParams, Querystring: { afterSeq?: string, limit?: string } }>('/api/bridges/:name/dead-letters', async req => {
+  app.get<{ Params: Static<typeof BridgeParams>, Querystring: Static<typeof DeadLetterQuery> }>('/api/bridges/:name/dead-letters', { schema: { ...params, querystring: DeadLetterQuery } }, async (req, reply) => {
     const name = bridgeNamed(req.params.name)
-    const limit = req.query.limit === undefined ? 100 : parseSeq(req.query.limit, 'limit')
-    const afterSeq = req.query.afterSeq === undefined ? undefined : parseSeq(req.query.afterSeq, 'afterSeq')
-    const items = await bridges.deadLetters.list(name, { limit: Math.min(limit, 1000), ...(afterSeq !== undefined ? { afterSeq } : {}) })
-    return { bridge: name, count: await bridges.deadLetters.count(name), items }
+    let after = req.query.afterSeq
+    const page = await readPage<DeadLetter>(async n => {
+      const items = await bridges.deadLetters.list(name, { limit: n, ...(after !== undefined ? { afterSeq: after } : {}) })
+      after = items[items.length - 1]?.seq ?? after
+      return items
+    }, item => [Buffer.from(JSON.stringify(item))], { limit: req.query.limit, maxBytes: req.query.maxBytes - ENVELOPE_BYTES })
+    // where to continue (afterSeq), unless this page reached the end
+    const next = page.exhausted || page.last === undefined ? {} : { nextAfterSeq: page.last.seq }
+    return await reply.type('application/json; charset=utf-8').send(pageJson({ bridge: name, count: await bridges.deadLetters.count(name), ...next, truncated: page.truncated }, 'items', page))
   })
-  app.post<{ Params: NameParams, Body: { seqs?: unknown } | undefined }>('/api/bridges/:name/dead-letters/redrive', async req => {
+  // an empty body means "all of them"
+  app.post<{ Params: Static<typeof BridgeParams>, Body: Static<typeof RedriveBody> }>('/api/bridges/:name/dead-letters/redrive', {
+    schema: { ...params, body: RedriveBody },
+    preValidation: async req => { req.body ??= {} }
+  }, async req => {
     const name = bridgeNamed(req.params.name)
-    const seqs = req.body?.seqs
-    if (seqs !== undefined && (!Array.isArray(seqs) || seqs.some(s => !Number.isSafeInteger(s)))) throw badRequest('seqs must be a list of sequence numbers')
-    return await bridges.redrive(name, seqs as number[] | undefined)
+    return await bridges.redrive(name, req.body.seqs)
   })
 
   registerSubscriptionRoutes(app, ctx.subscriptions)
 
-  app.get<{ Querystring: { fromSeq?: string, fromTime?: string, limit?: string, waitMs?: string } }>('/api/events', async req => {
-    const limit = req.query.limit === undefined ? 100 : parseSeq(req.query.limit, 'limit')
-    if (limit > 10_000) throw badRequest('limit must be at most 10000')
-    const waitMs = req.query.waitMs === undefined ? 0 : Math.min(parseSeq(req.query.waitMs, 'waitMs'), 60_000)
-    const from = req.query.fromSeq === undefined && req.query.fromTime === undefined ? log.firstSeq : await startSeq(log, req.query)
+  app.get<{ Querystring: Static<typeof EventsQuery> }>('/api/events', { schema: { querystring: EventsQuery } }, async (req, reply) => {
+    const q = req.query
+    const waitMs = Math.min(q.waitMs, 60_000)
+    const from = q.fromSeq === undefined && q.fromTime === undefined ? log.firstSeq : await startSeq(log, q)
     // long poll (flowgate tail): wait for the first record at or after `from`
     if (waitMs > 0 && from > log.lastSeq) {
       const signals = [AbortSignal.timeout(waitMs), ...(ctx.closing !== undefined ? [ctx.closing] : [])]
       await log.waitFor(from, AbortSignal.any(signals))
     }
-    const records = await log.read(from, limit)
-    return { firstSeq: log.firstSeq, lastSeq: log.lastSeq, events: records.map(eventView) }
+    let next = from
+    const page = await readPage<LogRecord>(async n => {
+      const records = await log.read(next, n)
+      next = (records[records.length - 1]?.seq ?? next - 1) + 1
+      return records
+    }, eventJson, { limit: q.limit, maxBytes: q.maxBytes - ENVELOPE_BYTES })
+    // where to continue: after the last event returned (the page may have read further)
+    const nextSeq = page.last === undefined ? Math.max(from, log.firstSeq) : page.last.seq + 1
+    return await reply.type('application/json; charset=utf-8').send(pageJson({ firstSeq: log.firstSeq, lastSeq: log.lastSeq, nextSeq, truncated: page.truncated }, 'events', page))
   })
 
-  app.get<{ Querystring: { after?: string } }>('/api/rates', async req => {
+  app.get<{ Querystring: Static<typeof RatesQuery> }>('/api/rates', { schema: { querystring: RatesQuery } }, async req => {
     const rates = ctx.rates
     if (rates === undefined) throw notFound('rates are not recorded')
-    const after = req.query.after === undefined ? undefined : Number(req.query.after)
-    if (after !== undefined && !Number.isFinite(after)) throw badRequest('after must be a time in seconds since the epoch')
+    const after = req.query.after
     return rates.series(bridges.status().map(b => b.name), after === undefined ? undefined : after * 1000)
   })
 }

@@ -1,12 +1,18 @@
 /**
  * The admin HTTP API: status, bridge control, dead letters, log inspection,
- * metrics and health. JSON everywhere; errors are {"error":{"code","message"}}.
+ * metrics and health, and the dashboard's page. JSON everywhere, request
+ * bodies included; every error, the HTTP framework's and the HTTP parser's
+ * too, is {"error":{"code":"FG_ERR_…","message":"…"}}. Requests a browser
+ * could be made to send for a page of another site are refused first
+ * (host.ts, origin.ts).
  */
 import { timingSafeEqual } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
+import { STATUS_CODES } from 'node:http'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Config } from '../../config/index.js'
-import { AdminError } from './errors.js'
+import { AdminError, errorBody, forbidden, fromFramework } from './errors.js'
+import { hostProblem } from './host.js'
 import { refuseCrossOrigin } from './origin.js'
 import { registerRoutes, type AdminContext } from './routes.js'
 import { DASHBOARD_PREFIX, registerWeb } from './web.js'
@@ -22,6 +28,8 @@ export interface AdminServer {
 /** Health checks, and the dashboard's page and files (the page asks for the token itself). */
 const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
 const isOpen = (path: string): boolean => OPEN_PATHS.has(path) || path.startsWith(DASHBOARD_PREFIX)
+/** Request bodies are small JSON objects (a replay position, a list of sequence numbers). */
+const BODY_LIMIT = 64 * 1024
 
 function tokenMatches (header: string | undefined, token: string): boolean {
   if (header === undefined || !header.startsWith('Bearer ')) return false
@@ -30,10 +38,37 @@ function tokenMatches (header: string | undefined, token: string): boolean {
   return given.length === want.length && timingSafeEqual(given, want)
 }
 
+function send (reply: FastifyReply, err: AdminError): FastifyReply {
+  return reply.code(err.status).type('application/json; charset=utf-8').send(errorBody(err))
+}
+
+/** What Node's HTTP parser refuses (a URL or headers over 16 KiB, a garbled request), answered in our shape. */
+function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+  const body = errorBody(fromFramework({ statusCode: status, message: status === 408 ? 'the request took too long to arrive' : 'the request is not valid HTTP' }) as AdminError)
+  if (socket.writable) socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+  socket.destroy()
+}
+
 export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    clientErrorHandler: onClientError,
+    // a URL that is not validly percent-encoded, a path segment over the router's length limit
+    frameworkErrors: (err, _req, reply) => { void send(reply, fromFramework(err) ?? new AdminError(400, 'FG_ERR_ADMIN_BAD_REQUEST', err.message)) }
+  })
+  // JSON is the only body the API takes; a form or text/plain body (what a page may send across
+  // origins without asking first) is refused with 415
+  app.removeContentTypeParser('text/plain')
   const closing = new AbortController()
   app.addHook('preClose', async () => closing.abort())
+  const hosts = { listen: cfg.host, allowed: cfg.allowedHosts }
+  app.addHook('onRequest', async (req: FastifyRequest) => {
+    const badHost = hostProblem(req.headers.host, hosts)
+    if (badHost !== undefined) throw forbidden(badHost)
+  })
   app.addHook('onRequest', refuseCrossOrigin)
   const token = cfg.token
   if (token !== undefined) {
@@ -42,16 +77,15 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
       if (!tokenMatches(req.headers.authorization, token)) throw new AdminError(401, 'FG_ERR_ADMIN_UNAUTHORIZED', 'a valid bearer token is required')
     })
   }
-  app.setErrorHandler((err: Error & { statusCode?: number, validation?: unknown }, _req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof AdminError) return reply.code(err.status).send({ error: { code: err.code, message: err.message } })
-    if (err.validation !== undefined || (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)) {
-      return reply.code(400).send({ error: { code: 'FG_ERR_ADMIN_BAD_REQUEST', message: err.message } })
-    }
+  app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, _req: FastifyRequest, reply: FastifyReply) => {
+    if (err instanceof AdminError) return send(reply, err)
+    const known = fromFramework(err)
+    if (known !== undefined) return send(reply, known)
     ctx.logger.error({ err }, 'admin API request failed')
-    return reply.code(500).send({ error: { code: 'FG_ERR_ADMIN_INTERNAL', message: 'internal error' } })
+    return send(reply, new AdminError(500, 'FG_ERR_ADMIN_INTERNAL', 'internal error'))
   })
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
-    void reply.code(404).send({ error: { code: 'FG_ERR_ADMIN_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` } })
+    void send(reply, new AdminError(404, 'FG_ERR_ADMIN_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`))
   })
   registerWeb(app)
   registerRoutes(app, { ...ctx, closing: closing.signal })

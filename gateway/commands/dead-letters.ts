@@ -19,11 +19,11 @@ export const deadLetters: Command = {
     }
     let afterSeq: number | undefined
     for (;;) {
-      const page = await client.get(`${path}?limit=1000${afterSeq !== undefined ? `&afterSeq=${afterSeq}` : ''}`) as { items: DeadLetter[] }
+      const page = await client.get(`${path}?limit=1000${afterSeq !== undefined ? `&afterSeq=${afterSeq}` : ''}`) as { items: DeadLetter[], nextAfterSeq?: number }
       for (const item of page.items) process.stdout.write(JSON.stringify(item) + '\n')
-      const last = page.items[page.items.length - 1]
-      if (last === undefined || page.items.length < 1000) return EXIT_OK
-      afterSeq = last.seq
+      // a page ends at 1000 items or at its byte budget; nextAfterSeq says where the next one starts
+      if (page.nextAfterSeq === undefined) return EXIT_OK
+      afterSeq = page.nextAfterSeq
     }
   }
 }

@@ -6,7 +6,7 @@
 
 export const ConfigErrorCodes = {
   FG_ERR_CONFIG_INVALID: 'the configuration file is invalid',
-  FG_ERR_CONFIG_READ: 'the configuration file cannot be read'
+  FG_ERR_CONFIG_READ: 'the configuration file cannot be read, is not a regular file or is larger than 1 MiB'
 } as const
 
 export type ConfigErrorCode = keyof typeof ConfigErrorCodes
@@ -19,14 +19,22 @@ export interface ConfigIssue {
   message: string
 }
 
-/** A configuration that cannot be used: every problem found, each naming its key path (and line). */
+/** Problems listed in one error; the rest are counted. */
+export const MAX_ISSUES = 20
+
+/**
+ * A configuration that cannot be used: the problems found, each naming its key path (and line);
+ * past MAX_ISSUES (and the `more` the finder did not list), a count.
+ */
 export class ConfigError extends Error {
   readonly code: ConfigErrorCode
   readonly issues: ConfigIssue[]
 
-  constructor (issues: ConfigIssue[], file?: string, options?: { code?: ConfigErrorCode, cause?: unknown }) {
+  constructor (issues: ConfigIssue[], file?: string, options?: { code?: ConfigErrorCode, cause?: unknown, more?: number }) {
     const where = file ?? 'config'
-    const lines = issues.map(i => `${where}${i.line !== undefined ? `:${i.line}` : ''}: ${i.path === '' ? '' : i.path + ': '}${i.message}`)
+    const omitted = (options?.more ?? 0) + Math.max(0, issues.length - MAX_ISSUES)
+    const lines = issues.slice(0, MAX_ISSUES).map(i => `${where}${i.line !== undefined ? `:${i.line}` : ''}: ${i.path === '' ? '' : i.path + ': '}${i.message}`)
+    if (omitted > 0) lines.push(`${where}: … and ${omitted} more problems`)
     super(lines.join('\n'), options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ConfigError'
     this.code = options?.code ?? 'FG_ERR_CONFIG_INVALID'

@@ -2,12 +2,17 @@
  * Loads the one YAML config file: `${VAR}` substitution from the environment,
  * validation and defaults from the schema, errors that name the key path and line.
  */
-import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
-import { ConfigError, type ConfigIssue } from './errors.js'
+import { ConfigError, MAX_ISSUES, type ConfigIssue } from './errors.js'
+import { FileRefusedError, readBoundedText } from './read-bounded.js'
 import { ConfigSchema, type Config } from './schema.js'
+
+/** A config file is a few kilobytes; anything past this is a wrong path or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024
+/** YAML aliases expanded in one file: a few are handy, a billion laughs is an attack [yaml's default]. */
+const MAX_ALIAS_COUNT = 100
 
 export interface LoadedConfig {
   config: Readonly<Config>
@@ -76,6 +81,21 @@ function substituteEnv (doc: Document, env: NodeJS.ProcessEnv, lines: LineCounte
   visit(doc.contents, [])
 }
 
+/** A key given twice in one mapping, anywhere in the document. */
+function findDuplicateKeys (node: unknown, path: PathPart[], lines: LineCounter, issues: ConfigIssue[]): void {
+  if (isMap(node)) {
+    const keys = new Set<string>()
+    for (const pair of node.items) {
+      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key)
+      if (keys.has(key)) issues.push({ path: formatPath([...path, key]), line: lineOf(pair.key as Node, lines), message: 'duplicate key' })
+      keys.add(key)
+      if (isMap(pair.value) || isSeq(pair.value)) findDuplicateKeys(pair.value, [...path, key], lines, issues)
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, i) => { if (isMap(item) || isSeq(item)) findDuplicateKeys(item, [...path, i], lines, issues) })
+  }
+}
+
 function lineOf (node: Node | null | undefined, lines: LineCounter): number | undefined {
   const start = node?.range?.[0]
   return start === undefined ? undefined : lines.linePos(start).line
@@ -130,18 +150,28 @@ export function parsePath (path: string): PathPart[] {
 /** Parses and validates config text. Throws ConfigError listing every problem. */
 export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfig {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  // duplicate keys are found below, in one pass: yaml's uniqueKeys compares every key of a map with
+  // every other, and a file of many keys took minutes
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false })
   const issues: ConfigIssue[] = []
   for (const e of doc.errors) {
     issues.push({ path: '', line: lines.linePos(e.pos[0]).line, message: `YAML syntax: ${e.message.split('\n')[0] ?? ''}` })
   }
+  if (issues.length === 0) findDuplicateKeys(doc.contents, [], lines, issues)
   if (issues.length > 0) throw new ConfigError(issues, opts.file)
 
   const secrets = new Set<string>()
   substituteEnv(doc, opts.env ?? process.env, lines, issues, secrets)
   if (issues.length > 0) throw new ConfigError(issues, opts.file)
 
-  const value: unknown = doc.toJS() ?? {}
+  let value: unknown
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {}
+  } catch (err) {
+    // yaml refuses to expand aliases past the count (a ReferenceError); nothing else throws here
+    if (!(err instanceof ReferenceError)) throw err
+    throw new ConfigError([{ path: '', message: `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} aliased nodes): ${err.message}` }], opts.file)
+  }
   fillHostDefaults(value)
   const validate = validator()
   if (validate(value)) {
@@ -155,6 +185,7 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
     return { config: deepFreeze(value), secretPaths: secrets, file: opts.file }
   }
   const seen = new Set<string>()
+  let more = 0
   for (const err of validate.errors ?? []) {
     const parts = pointerToParts(err.instancePath)
     const { extra, message } = describe(err)
@@ -163,20 +194,23 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
     const key = `${path}\0${message}`
     if (seen.has(key)) continue
     seen.add(key)
-    issues.push({ path, line: lineOfPath(doc, parts, lines), message })
+    // finding a line walks the document: only for the problems reported, or a file of thousands of
+    // unknown keys takes minutes
+    if (issues.length < MAX_ISSUES) issues.push({ path, line: lineOfPath(doc, parts, lines), message })
+    else more++
   }
   issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
-  throw new ConfigError(issues, opts.file)
+  throw new ConfigError(issues, opts.file, { more })
 }
 
 /** Reads and validates a config file. */
 export async function loadConfig (file: string, env: NodeJS.ProcessEnv = process.env, check?: ParseOptions['check']): Promise<LoadedConfig> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    text = await readBoundedText(file, MAX_CONFIG_BYTES)
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'unknown error'
-    throw new ConfigError([{ path: '', message: `cannot read config file (${code})` }], file, { code: 'FG_ERR_CONFIG_READ', cause })
+    const why = cause instanceof FileRefusedError ? `${cause.reason}; a config file is a regular file of at most 1 MiB` : (cause as NodeJS.ErrnoException).code ?? 'unknown error'
+    throw new ConfigError([{ path: '', message: `cannot read config file (${why})` }], file, { code: 'FG_ERR_CONFIG_READ', cause })
   }
   return parseConfig(text, { env, file, ...(check !== undefined ? { check } : {}) })
 }

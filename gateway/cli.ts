@@ -8,7 +8,8 @@ import { VERSION } from './version.js'
 
 const usage = async (): Promise<string> => `usage: flowgate <command> [options]\n       flowgate --version\n\ncommands:\n${(await allCommands()).map(c => `  ${c.usage}`).join('\n')}\n`
 
-const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_USAGE', 'FG_ERR_FILE_EXISTS'])
+/** Exit 2: the config, a file it names (the password file) or the command line is wrong. */
+const INVALID_INPUT = new Set(['FG_ERR_CONFIG_INVALID', 'FG_ERR_CONFIG_READ', 'FG_ERR_AUTH_FILE', 'FG_ERR_USAGE', 'FG_ERR_FILE_EXISTS'])
 
 function fail (err: unknown): number {
   if (isFlowgateError(err)) {

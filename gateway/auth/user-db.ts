@@ -6,14 +6,20 @@
  * the data path; beyond a bounded queue a login is refused as "server unavailable".
  */
 import { watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs'
-import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { FileRefusedError, readBoundedText } from '../../config/index.js'
 import { FlowgateError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { DEFAULT_SCRYPT, hashProblem, parseHash, verifyPassword, type PasswordHash } from './password.js'
 
 export interface PasswordFileIssue { line: number, message: string }
+
+/** Room for tens of thousands of users; a larger file is a wrong path or an attack. */
+export const MAX_PASSWORD_FILE_BYTES = 16 * 1024 * 1024
+
+/** Why the password file cannot be read: not a regular file, too large, or the I/O error's code. */
+const readProblem = (err: unknown): string => err instanceof FileRefusedError ? `${err.reason}; the password file is a regular file of at most 16 MiB` : (err as NodeJS.ErrnoException).code ?? 'unknown error'
 
 /** Parses `user:hash` lines; `#` starts a comment line. Issues name the line, never its content. */
 export function parsePasswordFile (text: string): { users: Map<string, PasswordHash>, issues: PasswordFileIssue[] } {
@@ -86,9 +92,9 @@ export class UserDb {
       const file = db.file
       let text: string
       try {
-        text = await readFile(file, 'utf8')
+        text = await readBoundedText(file, MAX_PASSWORD_FILE_BYTES)
       } catch (cause) {
-        throw new FlowgateError('FG_ERR_AUTH_FILE', `${file}: cannot read password file (${(cause as NodeJS.ErrnoException).code ?? 'unknown error'})`, { cause })
+        throw new FlowgateError('FG_ERR_AUTH_FILE', `${file}: cannot read password file (${readProblem(cause)})`, { cause })
       }
       const { users, issues } = parsePasswordFile(text)
       if (issues.length > 0) throw new FlowgateError('FG_ERR_AUTH_FILE', issues.map(i => `${file}:${i.line}: ${i.message}`).join('\n'))
@@ -150,9 +156,9 @@ export class UserDb {
   private async readAgain (file: string): Promise<void> {
     let text: string
     try {
-      text = await readFile(file, 'utf8')
+      text = await readBoundedText(file, MAX_PASSWORD_FILE_BYTES)
     } catch (err) {
-      this.logger.error({ event: 'password-file-error', file, code: (err as NodeJS.ErrnoException).code }, 'password file cannot be read; keeping the users read before')
+      this.logger.error({ event: 'password-file-error', file, problem: readProblem(err) }, 'password file cannot be read; keeping the users read before')
       return
     }
     if (this.closed || text === this.fileText) return

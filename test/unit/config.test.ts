@@ -94,3 +94,16 @@ t.test('a bridge setting a stage refuses is reported like any config issue, with
     t.match(err.message, /^f\.yaml:8: bridges\[0\]\.filters\[1\]\.any\[0\]: unknown filter dialect "regex"/)
   }
 })
+
+t.test('hostile YAML: an alias bomb and duplicate keys are config errors; thousands of problems are counted, not listed', async t => {
+  const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]']
+  for (const [name, prev] of [['b', 'a'], ['c', 'b'], ['d', 'c'], ['e', 'd'], ['f', 'e'], ['g', 'f']]) bomb.push(`${name}: &${name} [${Array(9).fill(`*${prev as string}`).join(', ')}]`)
+  t.match(issuesOf(bomb.join('\n')), [{ path: '', message: /^YAML aliases expand too far/ }])
+  t.same(issuesOf('gateway: &g { id: a }\nstorage: { durability: sync }\n'), [], 'an anchor alone is fine')
+  t.same(issuesOf('gateway:\n  id: a\n  id: b\n'), [{ path: 'gateway.id', line: 3, message: 'duplicate key' }])
+  t.same(issuesOf('bridges:\n  - name: x\n    name: y\n'), [{ path: 'bridges[0].name', line: 3, message: 'duplicate key' }])
+  const many = Array.from({ length: 5000 }, (_, i) => `k${i}: ${i}`).join('\n')
+  const err = (() => { try { parseConfig(many, { file: 'f.yaml' }) } catch (e) { return e as ConfigError } })()
+  t.equal(err?.issues.length, 20, 'the first 20 are listed')
+  t.match(err?.message, /f\.yaml: … and 4980 more problems$/)
+})

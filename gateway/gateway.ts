@@ -13,6 +13,7 @@ import type { AdminServer } from './admin/server.js'
 import { BridgeSet } from './bridges.js'
 import { Security } from './auth/index.js'
 import { createBroker } from './broker.js'
+import { IngestGate } from './ingest-gate.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
@@ -197,7 +198,11 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     }
     await scheduleJobs(config)
 
-    const listeners = await Listeners.open(broker, config.broker.listeners, { security, limits: config.broker.limits, logger })
+    // the log asks for a pause when commits fall behind (storage.maxPendingBytes): clients are not read from until they catch up
+    const gate = new IngestGate()
+    // (opened after the commit that relieved the pressure has settled, not from inside it)
+    log.on('pressure', (on: boolean) => { queueMicrotask(() => { gate.set(!on) }) })
+    const listeners = await Listeners.open(broker, config.broker.listeners, { security, limits: config.broker.limits, logger, gate })
     cleanups.push(async () => await listeners.close())
     for (const l of listeners.bound) logger.info({ event: 'listening', ...l }, `broker listening on ${l.protocol}://${l.host}:${l.port}`)
 

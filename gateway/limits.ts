@@ -6,8 +6,11 @@
  * as a remaining length above `maxPacketSize` is announced, before the body
  * arrives. It meters PUBLISH packets per connection (token bucket): a client
  * over the rate is not read from until the rate allows its next publishes, so
- * TCP slows it down and nothing is refused. It closes a connection whose first
- * packet is not complete in time.
+ * TCP slows it down and nothing is refused. In the same way it stops reading at
+ * the next PUBLISH while the ingest gate is shut (the event log is behind, see
+ * gateway/ingest-gate.ts), and keeps the broker's keepalive timer from expiring
+ * meanwhile: a client paused by the gateway is not disconnected by it. It closes
+ * a connection whose first packet is not complete in time.
  *
  * It only tracks packet boundaries (O(packets), not O(bytes)); bytes pass
  * through unchanged. The messages a group commit releases to a subscriber,
@@ -24,6 +27,7 @@
  * (gateway/fanout.ts).
  */
 import { Duplex } from 'node:stream'
+import type { IngestGate } from './ingest-gate.js'
 import { TokenBucket } from './limits-rules.js'
 
 export type GuardLimit = 'maxPacketSize' | 'connectTimeout' | 'slow-client'
@@ -47,6 +51,11 @@ export interface GuardOptions {
   onMalformed: (detail: string) => void
   /** Called each time a client held for the publish rate is read from again, with how long it was held (ms). */
   onThrottled?: (ms: number) => void
+  /** While shut, no PUBLISH is read from the connection. */
+  gate?: IngestGate
+  /** Called every `heldTickMs` while the client is held at the gate (the broker's keepalive must not expire). */
+  onHeldTick?: () => void
+  heldTickMs?: number
   now?: () => number
 }
 
@@ -70,10 +79,17 @@ export class PacketGuard extends Duplex {
   private lengthBytes = 0
   private skip = 0
   private first = true
-  /** Read from the connection but not yet passed on: the client is over its publish rate. */
+  /** Read from the connection but not yet passed on: the client is over its publish rate, or the gate is shut. */
   private held: Buffer[] = []
+  /** Why the client is held, while it is. */
+  private holding: 'rate' | 'gate' | undefined
+  /** Why the last scan stopped before a PUBLISH. */
+  private stoppedFor: 'rate' | 'gate' = 'rate'
   /** Set while the client is held for the publish rate. */
   private releaseTimer: NodeJS.Timeout | undefined
+  /** Set while the client is held at the gate: withdraws it, and the keepalive ticks. */
+  private leaveGate: (() => void) | undefined
+  private heldTicker: NodeJS.Timeout | undefined
   private heldSince = 0
   /** The broker wants more data (the last push was taken). */
   private wanted = true
@@ -122,8 +138,8 @@ export class PacketGuard extends Duplex {
     this.connectTimer = setTimeout(() => this.stop(() => opts.onLimit('connectTimeout', `no complete CONNECT within ${opts.connectTimeoutMs}ms`)), opts.connectTimeoutMs)
     inner.on('data', (chunk: Buffer) => this.onData(chunk))
     inner.on('end', () => {
-      // what is held for the publish rate goes first
-      if (this.releaseTimer !== undefined) this.ended = true
+      // what is held goes first
+      if (this.holding !== undefined) this.ended = true
       else this.push(null)
     })
     inner.on('error', err => this.destroy(err))
@@ -137,7 +153,7 @@ export class PacketGuard extends Duplex {
 
   private onData (chunk: Buffer): void {
     if (this.stopped) return
-    if (this.releaseTimer !== undefined) this.held.push(chunk)
+    if (this.holding !== undefined) this.held.push(chunk)
     else this.admit(chunk)
   }
 
@@ -160,25 +176,37 @@ export class PacketGuard extends Duplex {
   }
 
   /**
-   * Over the publish rate: stop reading the connection until enough tokens are back for the
-   * next publishes. The client's TCP window fills and it slows down; nothing is refused.
+   * Over the publish rate, or the gate is shut: stop reading the connection until enough tokens
+   * are back for the next publishes, or the gate opens. The client's TCP window fills and it slows
+   * down; nothing is refused.
    */
   private hold (rest: Buffer): void {
     this.held.push(rest)
     this.inner.pause()
     const now = this.now()
     this.heldSince = now
-    this.releaseTimer = setTimeout(this.release, (this.bucket as TokenBucket).msUntilReady(now))
+    this.holding = this.stoppedFor
+    if (this.holding === 'rate') {
+      this.releaseTimer = setTimeout(this.release, (this.bucket as TokenBucket).msUntilReady(now))
+      return
+    }
+    this.leaveGate = (this.opts.gate as IngestGate).whenOpen(this.release)
+    const tick = this.opts.onHeldTick
+    if (tick !== undefined) {
+      this.heldTicker = setInterval(tick, this.opts.heldTickMs ?? 1000)
+      this.heldTicker.unref()
+    }
   }
 
   private readonly release = (): void => {
-    this.releaseTimer = undefined
+    const was = this.holding
+    this.unhold()
     if (this.stopped) return
-    this.opts.onThrottled?.(this.now() - this.heldSince)
+    if (was === 'rate') this.opts.onThrottled?.(this.now() - this.heldSince)
     const held = this.held
     this.held = []
     for (let i = 0; i < held.length; i++) {
-      if (this.releaseTimer !== undefined) {
+      if (this.holding !== undefined) {
         // held again: what is left waits behind the part just held, in order
         for (let j = i; j < held.length; j++) this.held.push(held[j] as Buffer)
         return
@@ -186,14 +214,24 @@ export class PacketGuard extends Duplex {
       this.admit(held[i] as Buffer)
       if (this.stopped) return
     }
-    if (this.releaseTimer !== undefined) return
+    if (this.holding !== undefined) return
     if (this.ended) this.push(null)
     else if (this.wanted) this.inner.resume()
   }
 
+  private unhold (): void {
+    this.holding = undefined
+    clearTimeout(this.releaseTimer)
+    this.releaseTimer = undefined
+    this.leaveGate?.()
+    this.leaveGate = undefined
+    clearInterval(this.heldTicker)
+    this.heldTicker = undefined
+  }
+
   /**
    * Walks the packet boundaries in `chunk`: how much of it may go to the broker now (all of it, or
-   * up to a PUBLISH over the rate), or CLOSED when the connection was closed for it.
+   * up to a PUBLISH the gate or the rate holds back), or CLOSED when the connection was closed for it.
    */
   private scan (chunk: Buffer): number {
     let i = 0
@@ -207,7 +245,16 @@ export class PacketGuard extends Duplex {
         continue
       }
       const byte = chunk[i] as number
-      if (this.state === 0 && byte >> 4 === PUBLISH && this.bucket !== undefined && !this.bucket.take(this.now())) return i
+      if (this.state === 0 && byte >> 4 === PUBLISH) {
+        if (this.opts.gate !== undefined && !this.opts.gate.open) {
+          this.stoppedFor = 'gate'
+          return i
+        }
+        if (this.bucket !== undefined && !this.bucket.take(this.now())) {
+          this.stoppedFor = 'rate'
+          return i
+        }
+      }
       i++
       if (this.state === 0) {
         this.type = byte >> 4
@@ -267,7 +314,7 @@ export class PacketGuard extends Duplex {
 
   override _read (): void {
     this.wanted = true
-    if (this.releaseTimer === undefined) this.inner.resume()
+    if (this.holding === undefined) this.inner.resume()
   }
 
   /**
@@ -327,7 +374,7 @@ export class PacketGuard extends Duplex {
   override _destroy (err: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.connectTimer)
     clearTimeout(this.slowTimer)
-    clearTimeout(this.releaseTimer)
+    this.unhold()
     this.stopped = true
     // what the turn has gathered still goes out before the close, as it would unbuffered
     this.flushTurn()

@@ -15,6 +15,7 @@ import type { Aedes, Client } from 'aedes'
 import { parseDuration, parseSize, type LimitsConfig, type ListenerConfig } from '../config/index.js'
 import { certIdentity, isLoopback, type CertIdentity, type Security } from './auth/index.js'
 import { FlowgateError } from './errors.js'
+import type { IngestGate } from './ingest-gate.js'
 import { PacketGuard } from './limits.js'
 import type { Logger } from './logger.js'
 
@@ -32,11 +33,23 @@ export interface ListenerDeps {
   security: Security
   limits: LimitsConfig
   logger: Logger
+  /** Shut while the event log is behind: no PUBLISH is read from any client. */
+  gate?: IngestGate
 }
 
 type WsModule = typeof import('ws')
 
 interface Limits { maxPacketSize: number, maxConnections: number, publishRate: number, publishBurst: number, connectTimeoutMs: number, maxOutboundBytes: number, slowClientTimeoutMs: number }
+
+/**
+ * Restarts the broker's keepalive timer for `client`: it is not reading the client's packets (held
+ * at the ingest gate), so their arrival cannot. Aedes keeps the timer on the client
+ * (`_keepaliveTimer`, set at CONNECT when keepalive is not 0) and offers no call for this.
+ */
+function refreshKeepalive (client: Client | undefined): void {
+  const timer = (client as { _keepaliveTimer?: NodeJS.Timeout | null } | undefined)?._keepaliveTimer
+  timer?.refresh()
+}
 
 const remoteOf = (s: { remoteAddress?: string | undefined, remotePort?: number | undefined }): string => `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`
 
@@ -90,7 +103,8 @@ export class Listeners {
         onThrottled: ms => {
           security.throttled({ clientId: ref.client?.id, remote, listener: label.value }, ms, !throttledBefore)
           throttledBefore = true
-        }
+        },
+        ...(this.deps.gate !== undefined ? { gate: this.deps.gate, onHeldTick: () => { refreshKeepalive(ref.client) } } : {})
       })
       security.attach(guard, { listener: label.value, anonymous, remote, cert })
       ref.client = this.broker.handle(guard, req)

@@ -3,11 +3,12 @@
  * validation and defaults from the schema, errors that name the key path and line.
  */
 import { hostname } from 'node:os'
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv'
+import type { ErrorObject } from 'ajv'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import { ConfigError, MAX_ISSUES, type ConfigIssue } from './errors.js'
 import { FileRefusedError, readBoundedText } from './read-bounded.js'
 import { ConfigSchema, type Config } from './schema.js'
+import { configValidator } from './validator.js'
 
 /** A config file is a few kilobytes; anything past this is a wrong path or an attack. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
@@ -20,18 +21,6 @@ export interface LoadedConfig {
   secretPaths: ReadonlySet<string>
   /** The file it came from; undefined for the embedded defaults. */
   file?: string | undefined
-}
-
-let compiled: ValidateFunction<Config> | undefined
-
-/** Compiled on first use: commands that never read a config do not pay for compiling the schema. */
-function validator (): ValidateFunction<Config> {
-  if (compiled === undefined) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true })
-    ajv.addKeyword({ keyword: 'secret', schemaType: 'boolean' })
-    compiled = ajv.compile<Config>(ConfigSchema)
-  }
-  return compiled
 }
 
 type PathPart = string | number
@@ -173,7 +162,7 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
     throw new ConfigError([{ path: '', message: `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} aliased nodes): ${err.message}` }], opts.file)
   }
   fillHostDefaults(value)
-  const validate = validator()
+  const validate = configValidator()
   if (validate(value)) {
     const extra = opts.check?.(value) ?? []
     if (extra.length > 0) {

@@ -107,3 +107,24 @@ t.test('hostile YAML: an alias bomb and duplicate keys are config errors; thousa
   t.equal(err?.issues.length, 20, 'the first 20 are listed')
   t.match(err?.message, /f\.yaml: … and 4980 more problems$/)
 })
+
+t.test('the validator compiled at build time is in use and judges as the schema compiled now does', async t => {
+  const { compileValidator, configValidator, precompiled } = await import('../../config/validator.js')
+  t.ok(precompiled, 'npm run build compiled the validator for this schema')
+  const now = compileValidator()
+  const ahead = configValidator()
+  const inputs: unknown[] = [
+    {},
+    { storage: { durability: 'fast' } },
+    { broker: { listeners: [{ port: 70000 }] }, gateway: { colour: 'blue' } },
+    { bridges: [{ name: 'up', topics: ['a/#'], sink: { url: 'http://127.0.0.1:1/x', mode: 'batch' } }] },
+    { admin: { token: 'x'.repeat(40) }, storage: { retention: { maxBytes: 'lots' } } }
+  ]
+  for (const input of inputs) {
+    const a = structuredClone(input)
+    const b = structuredClone(input)
+    t.equal(ahead(a), now(b), `same verdict for ${JSON.stringify(input)}`)
+    t.same(ahead.errors ?? null, now.errors ?? null, 'the same errors')
+    t.same(a, b, 'and the same defaults filled in')
+  }
+})

@@ -1,9 +1,11 @@
 /**
  * A running bridge: reads the log from its cursor, maps, filters, batches and
- * delivers, one request in flight, in log order.
+ * delivers in log order, with up to sink.maxInFlight requests in flight.
  *
  * MUST: the cursor moves past an event only once the upstream answered 2xx, or
- *       it is filtered out, or it is in the dead-letter store.
+ *       it is filtered out, or it is in the dead-letter store, and so has every
+ *       event before it (in-flight.ts).
+ * MUST: with maxInFlight 1 (the default) requests go one at a time, in log order.
  * MUST: a failure that says the bridge is wrong holds every event and is retried
  *       forever; only a rejection of the events dead-letters them (delivery.ts).
  * MUST: a resent event keeps its id (ids derive from the sequence number).
@@ -17,6 +19,7 @@ import type { CompiledBridge } from './compile.js'
 import { CursorWriter } from './cursor-writer.js'
 import { Delivery, errorText, STORE_RETRY, type Sink } from './delivery.js'
 import { HoldState, type Hold } from './hold.js'
+import { InFlight, type Advance } from './in-flight.js'
 import { ItemCodec, type Item } from './items.js'
 import { nextDelay, type HoldReason } from './retry/index.js'
 
@@ -119,7 +122,6 @@ export class Bridge {
       now: this.now,
       random: this.random,
       encode: items => this.items.encode(items),
-      settled: seq => this.advance(seq),
       onRequest: deps.onRequest
     })
   }
@@ -230,35 +232,56 @@ export class Bridge {
     let settledThrough = this.cursor
     let lingerUntil = 0
     /**
-     * The batch being delivered while the loop reads, maps and encodes the next one: still one
-     * request in flight and the cursor moves in order, but reading the log and preparing events
-     * overlap with the upstream's time to answer instead of adding to it.
+     * The requests in flight (up to sink.maxInFlight) while the loop reads, maps and encodes the
+     * next batch: reading the log and preparing events overlap with the upstream's time to
+     * answer instead of adding to it. The cursor moves over the settled prefix (in-flight.ts).
      */
-    let inFlight: Promise<void> | undefined
-    /** Waits for the batch in flight; its error is the loop's error. */
-    const settle = async (): Promise<void> => {
-      const pending = inFlight
-      inFlight = undefined
-      await pending
+    const window = new InFlight(this.cfg.maxInFlight, this.cursor)
+    const requests = new Set<Promise<void>>()
+    /** A request failed other than by an answer (it threw): the loop ends with its error. */
+    let failure: { err: unknown } | undefined
+    const failed = new AbortController()
+    const check = (): void => {
+      if (failure !== undefined) throw failure.err
+    }
+    const moved = (advance: Advance | undefined): void => {
+      if (advance === undefined) return
+      this.sent += advance.events
+      this.advance(advance.cursor)
     }
     const dispatch = async (items: Item[], through: number): Promise<void> => {
-      await settle()
+      while (window.full && !signal.aborted) {
+        check()
+        await window.space()
+      }
+      check()
       // bound what a crash can resend: never more than maxUnstored delivered events ahead of the stored cursor
       const writer = this.writer as CursorWriter
       if (this.sent - writer.sentStored >= this.maxUnstored) await writer.flushed()
       if (signal.aborted) return
-      const pending = this.flush(items, through)
-      pending.catch(() => {}) // observed by settle(); an abort must not be an unhandled rejection
-      inFlight = pending
+      const slot = window.open(through, items.length)
+      const request = this.delivery.deliver(items, seq => moved(window.progress(slot, seq))).then(() => moved(window.settle(slot)), (err: unknown) => {
+        failure ??= { err }
+        failed.abort()
+        window.wake()
+      })
+      requests.add(request)
+      void request.then(() => requests.delete(request))
     }
 
     try {
       while (!signal.aborted) {
+        check()
         if (settledThrough >= log.lastSeq) {
           if (batch.length > 0) {
             const wait = lingerUntil - this.now()
             if (wait > 0) {
-              await this.waitForRecord(settledThrough + 1, { timeoutMs: wait })
+              await this.waitForRecord(settledThrough + 1, failed.signal, { timeoutMs: wait })
+              continue
+            }
+            if (window.full && batch.length < this.delivery.batchLimit) {
+              // no room for another request yet: the batch takes what arrives meanwhile
+              await this.waitForRecord(settledThrough + 1, failed.signal, { until: window.space() })
               continue
             }
             await dispatch(batch, settledThrough)
@@ -266,16 +289,10 @@ export class Bridge {
             batchBytes = 2
             continue
           }
-          if (inFlight !== undefined) {
-            // a record that comes before the answer is read and prepared while the request is in flight
-            await this.waitForRecord(settledThrough + 1, { until: inFlight })
-            if (settledThrough < log.lastSeq) continue
-          }
-          // caught up: let the batch in flight move the cursor first, then the filtered-out tail
-          await settle()
-          if (settledThrough > this.cursor) this.advance(settledThrough)
+          // caught up: the records filtered out after the last request settle with it
+          moved(window.skip(settledThrough))
           this.recovered()
-          await this.waitForRecord(settledThrough + 1)
+          await this.waitForRecord(settledThrough + 1, failed.signal)
           continue
         }
         const readTo = log.lastSeq
@@ -316,23 +333,16 @@ export class Bridge {
         }
       }
     } finally {
-      // after an abort the request in flight is aborted too; close() returns once it has settled
-      await inFlight?.catch(() => {})
+      // after an abort the requests in flight are aborted too; close() returns once they have settled
+      while (requests.size > 0) await Promise.all([...requests])
     }
   }
-
 
   /** The delivery loop runs again after a failure: end the hold the failure set. */
   private recovered (): void {
     if (!this.recovering) return
     this.recovering = false
     if (this.holds.current?.reason === 'store') this.holds.release(0)
-  }
-
-  private async flush (batch: Item[], settledThrough: number): Promise<void> {
-    await this.delivery.deliver(batch)
-    this.sent += batch.length
-    this.advance(settledThrough)
   }
 
   private advance (seq: number): void {
@@ -348,23 +358,27 @@ export class Bridge {
 
   /**
    * Waits until record `seq` is committed, at most `timeoutMs` or until `until` settles, or
-   * until the bridge stops.
+   * until the bridge stops or `failed` aborts (a request failed).
    * The log leaves its abort listener on the signal it is given, so it gets a signal of its
    * own for each wait: with the bridge's long-lived signal, every idle wait would add a
-   * listener that is never removed (a leak, and a MaxListenersExceededWarning).
+   * listener that is never removed (a leak, and a MaxListenersExceededWarning). For the same
+   * reason `failed` is a signal (its listener is removed), not a promise that would keep a
+   * callback for every wait.
    */
-  private async waitForRecord (seq: number, opts: { timeoutMs?: number, until?: Promise<unknown> } = {}): Promise<void> {
+  private async waitForRecord (seq: number, failed: AbortSignal, opts: { timeoutMs?: number, until?: Promise<unknown> } = {}): Promise<void> {
     const signal = this.abort.signal
-    if (signal.aborted) return
+    if (signal.aborted || failed.aborted) return
     const wait = new AbortController()
     const stop = (): void => { wait.abort() }
     signal.addEventListener('abort', stop, { once: true })
+    failed.addEventListener('abort', stop, { once: true })
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(stop, opts.timeoutMs)
     opts.until?.then(stop, stop)
     try {
       await this.deps.log.waitFor(seq, wait.signal)
     } finally {
       signal.removeEventListener('abort', stop)
+      failed.removeEventListener('abort', stop)
       if (timer !== undefined) clearTimeout(timer)
     }
   }

@@ -24,6 +24,8 @@ export interface CompiledBridge {
   filter: EventPredicate
   start: StartPosition
   mode: 'binary' | 'structured' | 'batch'
+  /** Most requests outstanding at once (sink.maxInFlight). */
+  maxInFlight: number
   maxEvents: number
   maxBytes: number
   lingerMs: number
@@ -104,6 +106,7 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
     filter,
     start,
     mode: cfg.sink.mode,
+    maxInFlight: cfg.sink.maxInFlight,
     maxEvents: cfg.sink.mode === 'batch' ? cfg.batch.maxEvents : 1,
     maxBytes: parseSize(cfg.batch.maxBytes),
     lingerMs: cfg.sink.mode === 'batch' ? cfg.batch.lingerMs : 0,

@@ -4,6 +4,9 @@
  *
  * MUST: a failure that says the bridge is wrong (retry/classify.ts) retries the same request
  *       forever with backoff; nothing is dead-lettered for it.
+ * MUST: with several requests in flight, the first that fails this way holds the bridge: it
+ *       alone retries with backoff (and probes), the others wait for it and are sent again
+ *       once it is delivered, and no new request goes out meanwhile. One hold, logged once.
  * MUST: a rejection of the events splits a batch until the rejected events are found; those go
  *       to the dead-letter store, the rest are delivered. A 413 for a batch sends the rest in
  *       pieces of the size that fits, and lowers the batch size for what follows.
@@ -46,8 +49,6 @@ export interface DeliveryDeps {
   now: () => number
   random: () => number
   encode: (items: readonly Item[]) => HttpMessage
-  /** Every event up to `seq` is settled (a prefix of a split batch). */
-  settled: (seq: number) => void
   onRequest?: ((status: number | 'timeout' | 'error', durationMs: number) => void) | undefined
 }
 
@@ -57,45 +58,98 @@ export const STORE_RETRY = { baseMs: 100, maxMs: 5_000 }
 export class Delivery {
   /** Most events a batch takes: batch.maxEvents, lowered when the upstream answers 413 to a batch. */
   batchLimit: number
+  /** The request that holds the bridge (it alone retries); the others wait for `gate`. */
+  private holder: object | undefined
+  private gate: { opened: Promise<void>, open: () => void } | undefined
 
   constructor (private readonly cfg: CompiledBridge, private readonly deps: DeliveryDeps) {
     this.batchLimit = cfg.maxEvents
   }
 
-  /** Sends until the upstream takes the events or rejects them for good; holds the bridge meanwhile. */
-  async deliver (items: readonly Item[]): Promise<void> {
+  /**
+   * Sends until the upstream takes the events or rejects them for good; holds the bridge
+   * meanwhile. `settled(seq)`: every event up to `seq` is settled (a prefix of a split batch).
+   */
+  async deliver (items: readonly Item[], settled: (seq: number) => void): Promise<void> {
     const { sink, holds, counts, signal } = this.deps
     const message = this.deps.encode(items)
+    const me = {}
     let attempt = 0
     let previousMs: number | undefined
-    for (;;) {
-      const result = await sink.send(message, signal)
-      const o = result.outcome
-      this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
-      const decision = classify(o, this.cfg.deadLetter)
-      if (decision.action === 'success') {
-        counts.delivered += items.length
-        holds.release(attempt + 1)
-        return
+    try {
+      for (;;) {
+        await this.untilOpen(me)
+        const result = await sink.send(message, signal)
+        const o = result.outcome
+        this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
+        const decision = classify(o, this.cfg.deadLetter)
+        if (decision.action === 'success') {
+          counts.delivered += items.length
+          // a hold another request owns is its to end; one carried over (or a store hold) ends here
+          if (this.holder === undefined || this.holder === me) holds.release(attempt + 1)
+          return
+        }
+        if (decision.action === 'reject' && (items.length > 1 || decision.deadLetter)) {
+          this.openGate(me)
+          await this.rejected(items, decision.reason, decision.status, result.body, me, settled)
+          return
+        }
+        // the bridge is wrong, or one event is rejected with a status that does not dead-letter: hold
+        attempt++
+        counts.retries++
+        // another request holds the bridge already: wait for it to get through, then send again
+        if (!this.takeGate(me)) continue
+        const retryAfter = decision.action === 'hold' ? decision.retryAfter : undefined
+        const delay = nextDelay(attempt, { baseMs: this.cfg.retryBaseMs, maxMs: this.cfg.retryMaxMs, random: this.deps.random, jitter: 'decorrelated', previousMs, retryAfter, now: this.deps.now() })
+        previousMs = delay
+        const probe = decision.action === 'hold' && decision.unreachable ? sink.probe?.bind(sink) : undefined
+        holds.enter({ reason: decision.reason, error: describe(o), status: decision.status, nextAttemptAt: this.deps.now() + delay, probing: probe !== undefined })
+        await holds.wait(delay, signal, probe)
       }
-      if (decision.action === 'reject' && (items.length > 1 || decision.deadLetter)) {
-        await this.rejected(items, decision.reason, decision.status, result.body)
-        return
-      }
-      // the bridge is wrong, or one event is rejected with a status that does not dead-letter: hold
-      attempt++
-      counts.retries++
-      const retryAfter = decision.action === 'hold' ? decision.retryAfter : undefined
-      const delay = nextDelay(attempt, { baseMs: this.cfg.retryBaseMs, maxMs: this.cfg.retryMaxMs, random: this.deps.random, jitter: 'decorrelated', previousMs, retryAfter, now: this.deps.now() })
-      previousMs = delay
-      const probe = decision.action === 'hold' && decision.unreachable ? sink.probe?.bind(sink) : undefined
-      holds.enter({ reason: decision.reason, error: describe(o), status: decision.status, nextAttemptAt: this.deps.now() + delay, probing: probe !== undefined })
-      await holds.wait(delay, signal, probe)
+    } finally {
+      this.openGate(me)
     }
   }
 
+  /** Becomes the request that holds the bridge, unless another one does; true when it is this one. */
+  private takeGate (me: object): boolean {
+    if (this.holder === undefined) {
+      let open: () => void = () => {}
+      const opened = new Promise<void>(resolve => { open = resolve })
+      this.holder = me
+      this.gate = { opened, open }
+    }
+    return this.holder === me
+  }
+
+  /** The request that held the bridge got through (or gave up the hold): the others go again. */
+  private openGate (me: object): void {
+    if (this.holder !== me) return
+    this.holder = undefined
+    this.gate?.open()
+    this.gate = undefined
+  }
+
+  /** Waits while another request holds the bridge; rejects when the bridge stops. */
+  private async untilOpen (me: object): Promise<void> {
+    const signal = this.deps.signal
+    while (this.holder !== undefined && this.holder !== me) {
+      signal.throwIfAborted()
+      const gate = (this.gate as { opened: Promise<void> }).opened
+      let onAbort: () => void = () => {}
+      const aborted = new Promise<void>(resolve => { onAbort = resolve })
+      signal.addEventListener('abort', onAbort, { once: true })
+      try {
+        await Promise.race([gate, aborted])
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
+    }
+    signal.throwIfAborted()
+  }
+
   /** The upstream rejects these events: split a batch to find them; dead-letter an event alone. */
-  private async rejected (items: readonly Item[], reason: 'rejected' | 'too-large', status: number, body: string): Promise<void> {
+  private async rejected (items: readonly Item[], reason: 'rejected' | 'too-large', status: number, body: string, me: object, settled: (seq: number) => void): Promise<void> {
     if (items.length > 1) {
       // too large: send what is left in pieces of the size that fits (learnt as 413s come);
       // rejected: halve, to find the rejected events in few requests
@@ -103,38 +157,46 @@ export class Delivery {
       const half = Math.ceil(items.length / 2)
       for (let from = 0; from < items.length;) {
         const part = items.slice(from, from + (reason === 'too-large' ? this.batchLimit : half))
-        await this.deliver(part)
+        await this.deliver(part, settled)
         from += part.length
         // what is settled so far is settled for good: a long hold on a later event must not keep the cursor back
-        if (from < items.length) this.deps.settled((part[part.length - 1] as Item).seq)
+        if (from < items.length) settled((part[part.length - 1] as Item).seq)
       }
       return
     }
     const item = items[0] as Item
     const letter: BridgeDeadLetter = { seq: item.seq, time: this.deps.now(), event: toJSONFormat(item.event) as unknown as Record<string, unknown>, status, body, reason }
-    await this.storeDeadLetter(letter)
+    await this.storeDeadLetter(letter, me)
     this.deps.counts.deadLettered++
     const name = this.deps.name
     this.deps.logger.warn({ event: 'dead-letter', bridge: name, seq: item.seq, id: item.event.id, status, reason }, `bridge ${name}: upstream rejected event ${item.event.id} (${status}, ${reason}); moved to the dead-letter store`)
   }
 
-  /** Writes a dead letter, retrying with backoff while the store fails: the cursor must not pass the event before it is stored. */
-  private async storeDeadLetter (letter: BridgeDeadLetter): Promise<void> {
+  /**
+   * Writes a dead letter, retrying with backoff while the store fails: the cursor must not pass
+   * the event before it is stored. While it fails, this request holds the bridge (unless another
+   * one does already).
+   */
+  private async storeDeadLetter (letter: BridgeDeadLetter, me: object): Promise<void> {
     const { holds, signal } = this.deps
     let attempt = 0
     let previousMs: number | undefined
-    for (;;) {
-      try {
-        await this.deps.deadLetters.add(this.deps.name, [letter])
-        holds.release(attempt + 1)
-        return
-      } catch (err) {
-        if (signal.aborted) throw err
-        const delay = nextDelay(++attempt, { ...STORE_RETRY, random: this.deps.random, jitter: 'decorrelated', previousMs })
-        previousMs = delay
-        holds.enter({ reason: 'store', error: `dead-letter write failed: ${errorText(err)}`, nextAttemptAt: this.deps.now() + delay, probing: false })
-        await holds.wait(delay, signal)
+    try {
+      for (;;) {
+        try {
+          await this.deps.deadLetters.add(this.deps.name, [letter])
+          if (this.holder === undefined || this.holder === me) holds.release(attempt + 1)
+          return
+        } catch (err) {
+          if (signal.aborted) throw err
+          const delay = nextDelay(++attempt, { ...STORE_RETRY, random: this.deps.random, jitter: 'decorrelated', previousMs })
+          previousMs = delay
+          if (this.takeGate(me)) holds.enter({ reason: 'store', error: `dead-letter write failed: ${errorText(err)}`, nextAttemptAt: this.deps.now() + delay, probing: false })
+          await holds.wait(delay, signal)
+        }
       }
+    } finally {
+      this.openGate(me)
     }
   }
 

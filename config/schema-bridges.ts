@@ -24,6 +24,12 @@ const Sink = Type.Object({
   token: Type.Optional(Type.String({ minLength: 1, secret: true, description: 'Bearer token sent as `Authorization: Bearer …`; use `${VAR}`.' })),
   timeoutMs: Type.Integer({ minimum: 1, maximum: TIMER_MAX_MS, default: 10_000, description: 'Time allowed for the response headers, and again for the whole response body, in ms; a request past it is aborted and retried.' }),
   connectTimeoutMs: Type.Integer({ minimum: 1, maximum: TIMER_MAX_MS, default: 5_000, description: 'Time allowed to connect, in ms.' }),
+  maxInFlight: Type.Integer({
+    minimum: 1,
+    maximum: 1024,
+    default: 1,
+    description: 'Most requests outstanding at once, each on its own keep-alive connection. 1: one at a time, in log order. More: requests overlap the round trip (distant upstreams), and a retried request may arrive after later ones (the `sequence` attribute restores the order).'
+  }),
   tls: Tls
 }, { additionalProperties: false })
 

@@ -18,6 +18,7 @@ export async function createSink (cfg: BridgeConfig): Promise<HttpSink> {
     headers,
     timeoutMs: cfg.sink.timeoutMs,
     connectTimeoutMs: cfg.sink.connectTimeoutMs,
+    connections: cfg.sink.maxInFlight,
     tls: {
       ca: await readOptional(cfg.sink.tls.ca),
       cert: await readOptional(cfg.sink.tls.cert),

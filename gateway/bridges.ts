@@ -3,7 +3,7 @@
  * reconfiguring them on reload, and the operator's controls. Control operations
  * (pause, resume, replay, redrive, reconfigure) on one bridge run one at a time;
  * each stops the bridge's delivery run and starts a new one from the stored
- * cursor, so there is never more than one request in flight.
+ * cursor, so a bridge never has two delivery runs (nor more requests in flight than sink.maxInFlight).
  *
  * MUST: reconfigure is all or nothing: a step that fails undoes the steps before it,
  *       so the previous set runs again, each bridge once.

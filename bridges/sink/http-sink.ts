@@ -1,6 +1,7 @@
 /**
  * The HTTP sink's service: the only code that does I/O towards an upstream.
- * One keep-alive connection pool per bridge; every call resolves with what
+ * One keep-alive connection pool per bridge (a connection for each request in
+ * flight, HTTP/1.1: see README "Requests in flight"); every call resolves with what
  * happened (a response, a timeout or a network error) and never throws, except
  * when the bridge aborts it.
  *
@@ -20,6 +21,8 @@ export interface HttpSinkOptions {
   /** Time allowed for the response headers and then for the body. */
   timeoutMs: number
   connectTimeoutMs: number
+  /** Keep-alive connections to open at most: one for each request in flight (default 1). */
+  connections?: number | undefined
   tls?: {
     ca?: string | Buffer | undefined
     cert?: string | Buffer | undefined
@@ -61,7 +64,9 @@ export class HttpSink {
     this.host = url.hostname.replace(/^\[|\]$/g, '')
     this.port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
     this.pool = new Pool(url.origin, {
-      connections: 1,
+      // HTTP/1.1, one request per connection at a time (no pipelining: a slow answer must not
+      // hold up the requests queued behind it on the same connection)
+      connections: opts.connections ?? 1,
       pipelining: 1,
       headersTimeout: opts.timeoutMs,
       bodyTimeout: opts.timeoutMs,

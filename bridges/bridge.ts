@@ -16,6 +16,7 @@
  */
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
 import type { CompiledBridge } from './compile.js'
+import { Compressor } from './compression.js'
 import { CursorWriter } from './cursor-writer.js'
 import { Delivery, errorText, STORE_RETRY, type Sink } from './delivery.js'
 import { HoldState, type Hold } from './hold.js'
@@ -45,6 +46,8 @@ export interface BridgeDeps {
   endSeq?: number | undefined
   /** The hold of an earlier run of the same bridge: it is not logged again, and its end is. */
   held?: Hold | undefined
+  /** An earlier run of the same bridge learnt that the upstream takes no compressed requests (415). */
+  compressionRefused?: boolean | undefined
 }
 
 export interface BridgeCounts { delivered: number, filtered: number, retries: number, deadLettered: number, missed: number }
@@ -91,6 +94,7 @@ export class Bridge {
   private readonly items: ItemCodec
   private readonly delivery: Delivery
   private readonly holds: HoldState
+  private readonly compressor: Compressor
   private writer: CursorWriter | undefined
   /** Events delivered (the stored cursor covers writer.sentStored of them). */
   private sent = 0
@@ -111,6 +115,9 @@ export class Bridge {
     // carried over from the previous run: due now (a new run attempts at once)
     if (deps.held !== undefined) this.holds.current = { ...deps.held, nextAttemptAt: this.now(), probing: false }
     this.items = new ItemCodec(cfg)
+    this.compressor = new Compressor(cfg.compression, () => {
+      deps.logger.warn({ event: 'bridge-compression-refused', bridge: cfg.name, compression: cfg.compression }, `bridge ${cfg.name}: the upstream refused a ${cfg.compression}-compressed request (415); sending uncompressed from now on`)
+    }, deps.compressionRefused === true)
     this.delivery = new Delivery(cfg, {
       name: cfg.name,
       sink: deps.sink,
@@ -122,6 +129,7 @@ export class Bridge {
       now: this.now,
       random: this.random,
       encode: items => this.items.encode(items),
+      compressor: this.compressor,
       onRequest: deps.onRequest
     })
   }
@@ -173,6 +181,11 @@ export class Bridge {
   /** Why the bridge is held, if it is (for the next run of the same bridge). */
   held (): Hold | undefined {
     return this.holds.current
+  }
+
+  /** The upstream refused compressed requests (for the next run of the same bridge). */
+  compressionRefused (): boolean {
+    return this.compressor.wasRefused
   }
 
   /** A held bridge attempts delivery now instead of waiting out its backoff (an operator's resume). */

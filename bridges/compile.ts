@@ -7,6 +7,7 @@ import type { BridgeConfig } from '../config/index.js'
 import { ConfigValueError, parseDuration, parseSize } from '../config/index.js'
 import { compile as compileCesql } from './cesql/index.js'
 import { contextAttributes, createMapper, type RecordMapper } from './cloudevents/index.js'
+import type { Compression } from './compression.js'
 import { compileFilters, type EventPredicate } from './filters/index.js'
 import { statusSet, StatusListError, type StatusSet } from './retry/index.js'
 import { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
@@ -26,6 +27,7 @@ export interface CompiledBridge {
   mode: 'binary' | 'structured' | 'batch'
   /** Most requests outstanding at once (sink.maxInFlight). */
   maxInFlight: number
+  compression: Compression
   maxEvents: number
   maxBytes: number
   lingerMs: number
@@ -107,6 +109,7 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
     start,
     mode: cfg.sink.mode,
     maxInFlight: cfg.sink.maxInFlight,
+    compression: cfg.sink.compression,
     maxEvents: cfg.sink.mode === 'batch' ? cfg.batch.maxEvents : 1,
     maxBytes: parseSize(cfg.batch.maxBytes),
     lingerMs: cfg.sink.mode === 'batch' ? cfg.batch.lingerMs : 0,

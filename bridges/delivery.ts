@@ -11,10 +11,13 @@
  *       to the dead-letter store, the rest are delivered. A 413 for a batch sends the rest in
  *       pieces of the size that fits, and lowers the batch size for what follows.
  * MUST: a dead letter is stored before the cursor passes its event; a failed write is retried.
+ * MUST: a 415 to a compressed request is not a rejection of its events: it is sent again
+ *       uncompressed at once, and so is everything after it (compression.ts).
  */
 import type { DeadLetter, DeadLetterStore } from '../storage/index.js'
 import { toJSONFormat, type HttpMessage } from './cloudevents/index.js'
 import type { CompiledBridge } from './compile.js'
+import type { Compressor } from './compression.js'
 import type { HoldState } from './hold.js'
 import type { Item } from './items.js'
 import { classify, isTlsCode, nextDelay, type DeliveryOutcome } from './retry/index.js'
@@ -49,6 +52,8 @@ export interface DeliveryDeps {
   now: () => number
   random: () => number
   encode: (items: readonly Item[]) => HttpMessage
+  /** Compresses an encoded request (sink.compression). */
+  compressor: Compressor
   onRequest?: ((status: number | 'timeout' | 'error', durationMs: number) => void) | undefined
 }
 
@@ -71,8 +76,9 @@ export class Delivery {
    * meanwhile. `settled(seq)`: every event up to `seq` is settled (a prefix of a split batch).
    */
   async deliver (items: readonly Item[], settled: (seq: number) => void): Promise<void> {
-    const { sink, holds, counts, signal } = this.deps
-    const message = this.deps.encode(items)
+    const { sink, holds, counts, signal, compressor } = this.deps
+    const plain = this.deps.encode(items)
+    let message = await compressor.encode(plain)
     const me = {}
     let attempt = 0
     let previousMs: number | undefined
@@ -82,6 +88,13 @@ export class Delivery {
         const result = await sink.send(message, signal)
         const o = result.outcome
         this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
+        if (message !== plain && o.kind === 'response' && o.status === 415) {
+          // the upstream does not take compressed requests: uncompressed from now on, this one at once
+          compressor.refuse()
+          message = plain
+          counts.retries++
+          continue
+        }
         const decision = classify(o, this.cfg.deadLetter)
         if (decision.action === 'success') {
           counts.delivered += items.length

@@ -16,3 +16,4 @@ export {
   type EventSigner, type AcceptedKey, type VerifyResult
 } from './signing/index.js'
 export * from './subscriptions/index.js'
+export { compressBody, decompressBody, ContentCodingError, ACCEPTED_CODINGS, type Compression } from './compression.js'

@@ -30,6 +30,10 @@ const Sink = Type.Object({
     default: 1,
     description: 'Most requests outstanding at once, each on its own keep-alive connection. 1: one at a time, in log order. More: requests overlap the round trip (distant upstreams), and a retried request may arrive after later ones (the `sequence` attribute restores the order).'
   }),
+  compression: Enum(['none', 'gzip', 'br'], {
+    default: 'none',
+    description: 'Compress request bodies (`Content-Encoding: gzip` or `br`). An upstream that answers 415 to a compressed request gets uncompressed ones from then on (logged once).'
+  }),
   tls: Tls
 }, { additionalProperties: false })
 

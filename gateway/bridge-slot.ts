@@ -49,6 +49,8 @@ export class BridgeSlot {
   private queue: Promise<unknown> = Promise.resolve()
   /** Why the last run was held when it stopped: the next run carries it on. */
   private held: Hold | undefined
+  /** The upstream refused compressed requests (415): later runs send uncompressed too, until the config changes. */
+  private compressionRefused = false
   /** A start that failed, tried again at `restartAt`. */
   private restart: NodeJS.Timeout | undefined
   private restartAt = 0
@@ -103,6 +105,7 @@ export class BridgeSlot {
     await this.retire()
     this.cfg = cfg
     this.compiled = compiled
+    this.compressionRefused = false
     this.sink = sink
     this.openWindow()
     await this.startRun(strict)
@@ -132,6 +135,7 @@ export class BridgeSlot {
         logger: this.deps.logger,
         counts: this.counts,
         held: this.held,
+        compressionRefused: this.compressionRefused,
         endSeq: this.endSeq,
         now: this.deps.now,
         ...(onRequest !== undefined ? { onRequest: (status, ms) => onRequest(name, status, ms) } : {})
@@ -168,6 +172,7 @@ export class BridgeSlot {
     this.lastError = status.lastError
     this.cursor = status.cursor
     this.held = run.held()
+    this.compressionRefused = run.compressionRefused()
   }
 
   status (): BridgeStatus {

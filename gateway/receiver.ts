@@ -1,18 +1,20 @@
 /**
  * A CloudEvents HTTP receiver for trying things out and for tests: accepts
- * binary, structured and batched requests, validates them strictly, answers
- * 204 (or 400 with the reason), and hands each event to `onEvent`.
+ * binary, structured and batched requests, compressed or not (Content-Encoding
+ * gzip, br, deflate), validates them strictly, answers 204 (or 400 with the
+ * reason; 415 for a content coding it does not know), and hands each event to
+ * `onEvent`.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { decodeHttp, type CloudEvent, type DecodedMode } from '../bridges/index.js'
+import { ACCEPTED_CODINGS, ContentCodingError, decodeHttp, decompressBody, type CloudEvent, type DecodedMode } from '../bridges/index.js'
 
 export interface ReceiverOptions {
   host: string
   port: number
   onEvent: (event: CloudEvent, mode: DecodedMode) => void
   onInvalid?: (reason: string) => void
-  /** Largest request body accepted, in bytes. */
+  /** Largest request body accepted, in bytes (compressed as it came, and again once decoded). */
   maxBodyBytes?: number
 }
 
@@ -40,9 +42,18 @@ export async function startReceiver (opts: ReceiverOptions): Promise<Receiver> {
       res.writeHead(405, { allow: 'POST' }).end()
       return
     }
-    readBody(req, max).then(body => {
-      if (body === undefined) {
+    readBody(req, max).then(async wire => {
+      if (wire === undefined) {
         res.writeHead(413).end('request body too large\n')
+        return
+      }
+      let body: Buffer
+      try {
+        body = await decompressBody(wire, req.headers['content-encoding'], max)
+      } catch (err) {
+        if (!(err instanceof ContentCodingError)) throw err
+        opts.onInvalid?.(err.message)
+        res.writeHead(err.status, { 'content-type': 'text/plain; charset=utf-8', ...(err.status === 415 ? { 'accept-encoding': ACCEPTED_CODINGS } : {}) }).end(err.message + '\n')
         return
       }
       let decoded

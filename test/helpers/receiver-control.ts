@@ -9,6 +9,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net'
 import { HTTP, type CloudEventV1 } from 'cloudevents'
 import { decodeHttp, type CloudEvent, type DecodedMode } from '../../bridges/cloudevents/index.js'
+import { decompressBody } from '../../bridges/index.js'
 import type { Gateway } from '../../gateway/index.js'
 import type { TestContext } from './gateway.js'
 
@@ -30,7 +31,10 @@ export interface ReceivedRequest {
   method: string
   path: string
   headers: IncomingHttpHeaders
+  /** The body with its Content-Encoding (gzip, br) undone. */
   body: Buffer
+  /** The body's length as it came over the wire (compressed, when it was). */
+  wireBytes: number
   /** Our strict decode; empty when the request is invalid. */
   events: CloudEvent[]
   mode: DecodedMode | undefined
@@ -203,37 +207,46 @@ export class ControlledReceiver {
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('error', () => {})
     req.on('end', () => {
-      const body = Buffer.concat(chunks)
-      const base: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'> = {
-        index: this.nextIndex++,
-        method: req.method ?? '',
-        path: req.url ?? '/',
-        headers: req.headers,
-        body,
-        events: [],
-        mode: undefined,
-        invalid: undefined,
-        sdk: undefined,
-        sdkError: undefined
-      }
-      try {
-        const decoded = decodeHttp(req.headers, body)
-        base.events = decoded.events
-        base.mode = decoded.mode
-      } catch (err) {
-        base.invalid = (err as Error).message
-      }
-      if (this.sdk) {
-        try {
-          base.sdk = sdkDecode(req.headers, body)
-        } catch (err) {
-          base.sdkError = (err as Error).message
-        }
-      }
-      // An invalid request is answered 400 whatever the policy says; tests assert there are none.
-      const decided = base.invalid !== undefined ? { kind: 'respond', status: 400, body: base.invalid } as const : this.policy(base)
-      void Promise.resolve(decided).then(action => { this.finish(base, action, req, res) })
+      const index = this.nextIndex++
+      const wire = Buffer.concat(chunks)
+      decompressBody(wire, req.headers['content-encoding'], 64 * 1024 * 1024).then(body => ({ body, problem: undefined }), (err: Error) => ({ body: wire, problem: err.message })).then(({ body, problem }) => {
+        this.received(index, req, res, wire.length, body, problem)
+      }, () => { res.destroy() })
     })
+  }
+
+  private received (index: number, req: IncomingMessage, res: ServerResponse, wireBytes: number, body: Buffer, problem: string | undefined): void {
+    const base: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'> = {
+      index,
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      headers: req.headers,
+      body,
+      wireBytes,
+      events: [],
+      mode: undefined,
+      invalid: undefined,
+      sdk: undefined,
+      sdkError: undefined
+    }
+    try {
+      if (problem !== undefined) throw new Error(problem)
+      const decoded = decodeHttp(req.headers, body)
+      base.events = decoded.events
+      base.mode = decoded.mode
+    } catch (err) {
+      base.invalid = (err as Error).message
+    }
+    if (this.sdk) {
+      try {
+        base.sdk = sdkDecode(req.headers, body)
+      } catch (err) {
+        base.sdkError = (err as Error).message
+      }
+    }
+    // An invalid request is answered 400 whatever the policy says; tests assert there are none.
+    const decided = base.invalid !== undefined ? { kind: 'respond', status: 400, body: base.invalid } as const : this.policy(base)
+    void Promise.resolve(decided).then(action => { this.finish(base, action, req, res) })
   }
 
   private finish (base: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'>, action: Action, req: IncomingMessage, res: ServerResponse): void {

@@ -14,8 +14,10 @@
  * SHOULD: delivery does not wait for cursor writes; the stored cursor trails the
  *         delivered one by at most maxUnstored events, and a crash resends from it.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
 import type { CompiledBridge } from './compile.js'
+import { Throttle } from './bandwidth.js'
 import { Compressor } from './compression.js'
 import { CursorWriter } from './cursor-writer.js'
 import { Delivery, errorText, STORE_RETRY, type Sink } from './delivery.js'
@@ -50,7 +52,17 @@ export interface BridgeDeps {
   compressionRefused?: boolean | undefined
 }
 
-export interface BridgeCounts { delivered: number, filtered: number, retries: number, deadLettered: number, missed: number }
+export interface BridgeCounts {
+  delivered: number
+  filtered: number
+  retries: number
+  deadLettered: number
+  missed: number
+  /** Request bytes sent upstream as on the wire (request line, headers, body after compression), retries included. */
+  bytesSent: number
+  /** The same requests before compression. */
+  bytesBeforeCompression: number
+}
 
 export type BridgeState = 'starting' | 'running' | 'retrying' | 'stopped'
 
@@ -71,10 +83,16 @@ export interface BridgeStatus {
   deadLettered: number
   /** Records removed by retention before this bridge could deliver them. */
   missed: number
+  /** Request bytes sent upstream as on the wire (request line, headers, body after compression), retries included. */
+  bytesSent: number
+  /** The same requests before compression. */
+  bytesBeforeCompression: number
   lastError?: string | undefined
 }
 
 const READ_CHUNK = 2000
+/** About the request line and headers of a batch request, for sizing batches under a bandwidth cap. */
+const REQUEST_HEAD_BYTES = 256
 /** Lower bound of maxUnstored, so binary mode (one event a request) rarely waits for a cursor write. */
 const MIN_UNSTORED_EVENTS = 200
 
@@ -95,6 +113,7 @@ export class Bridge {
   private readonly delivery: Delivery
   private readonly holds: HoldState
   private readonly compressor: Compressor
+  private readonly throttle: Throttle | undefined
   private writer: CursorWriter | undefined
   /** Events delivered (the stored cursor covers writer.sentStored of them). */
   private sent = 0
@@ -109,7 +128,7 @@ export class Bridge {
     this.deps = deps
     this.now = deps.now ?? Date.now
     this.random = deps.random ?? Math.random
-    this.counts = deps.counts ?? { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
+    this.counts = deps.counts ?? { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0, bytesSent: 0, bytesBeforeCompression: 0 }
     this.maxUnstored = Math.max(2 * cfg.maxEvents, MIN_UNSTORED_EVENTS)
     this.holds = new HoldState(cfg.name, deps.logger)
     // carried over from the previous run: due now (a new run attempts at once)
@@ -118,6 +137,7 @@ export class Bridge {
     this.compressor = new Compressor(cfg.compression, () => {
       deps.logger.warn({ event: 'bridge-compression-refused', bridge: cfg.name, compression: cfg.compression }, `bridge ${cfg.name}: the upstream refused a ${cfg.compression}-compressed request (415); sending uncompressed from now on`)
     }, deps.compressionRefused === true)
+    this.throttle = cfg.maxBytesPerSecond === undefined ? undefined : new Throttle(cfg.maxBytesPerSecond)
     this.delivery = new Delivery(cfg, {
       name: cfg.name,
       sink: deps.sink,
@@ -130,6 +150,7 @@ export class Bridge {
       random: this.random,
       encode: items => this.items.encode(items),
       compressor: this.compressor,
+      throttle: this.throttle,
       onRequest: deps.onRequest
     })
   }
@@ -262,7 +283,7 @@ export class Bridge {
       this.sent += advance.events
       this.advance(advance.cursor)
     }
-    const dispatch = async (items: Item[], through: number): Promise<void> => {
+    const dispatch = async (items: Item[], through: number, bodyBytes: number): Promise<void> => {
       while (window.full && !signal.aborted) {
         check()
         await window.space()
@@ -271,9 +292,10 @@ export class Bridge {
       // bound what a crash can resend: never more than maxUnstored delivered events ahead of the stored cursor
       const writer = this.writer as CursorWriter
       if (this.sent - writer.sentStored >= this.maxUnstored) await writer.flushed()
+      const charged = await this.underCap(bodyBytes)
       if (signal.aborted) return
       const slot = window.open(through, items.length)
-      const request = this.delivery.deliver(items, seq => moved(window.progress(slot, seq))).then(() => moved(window.settle(slot)), (err: unknown) => {
+      const request = this.delivery.deliver(items, seq => moved(window.progress(slot, seq)), charged).then(() => moved(window.settle(slot)), (err: unknown) => {
         failure ??= { err }
         failed.abort()
         window.wake()
@@ -292,12 +314,20 @@ export class Bridge {
               await this.waitForRecord(settledThrough + 1, failed.signal, { timeoutMs: wait })
               continue
             }
-            if (window.full && batch.length < this.delivery.batchLimit) {
-              // no room for another request yet: the batch takes what arrives meanwhile
-              await this.waitForRecord(settledThrough + 1, failed.signal, { until: window.space() })
-              continue
+            if (batch.length < this.delivery.batchLimit && batchBytes < this.batchByteLimit()) {
+              // no room for another request yet, or the bandwidth cap would hold this one back:
+              // the batch takes what arrives meanwhile, rather than many small requests later
+              if (window.full) {
+                await this.waitForRecord(settledThrough + 1, failed.signal, { until: window.space() })
+                continue
+              }
+              const capped = this.capDelay(batchBytes)
+              if (capped > 0) {
+                await this.waitForRecord(settledThrough + 1, failed.signal, { timeoutMs: capped })
+                continue
+              }
             }
-            await dispatch(batch, settledThrough)
+            await dispatch(batch, settledThrough, batchBytes)
             batch = []
             batchBytes = 2
             continue
@@ -334,8 +364,8 @@ export class Bridge {
             continue
           }
           const size = item.piece !== undefined ? item.piece.length + 1 : 0
-          if (batch.length > 0 && (batch.length >= this.delivery.batchLimit || batchBytes + size > this.cfg.maxBytes)) {
-            await dispatch(batch, settledThrough)
+          if (batch.length > 0 && (batch.length >= this.delivery.batchLimit || batchBytes + size > this.batchByteLimit())) {
+            await dispatch(batch, settledThrough, batchBytes)
             batch = []
             batchBytes = 2
           }
@@ -349,6 +379,45 @@ export class Bridge {
       // after an abort the requests in flight are aborted too; close() returns once they have settled
       while (requests.size > 0) await Promise.all([...requests])
     }
+  }
+
+  /**
+   * Largest batch body: batch.maxBytes, and under a bandwidth cap about what one bucket
+   * (a second of the cap) carries once compressed, so requests stay near the cap's pace
+   * instead of one large request now and a long silence after.
+   */
+  private batchByteLimit (): number {
+    if (this.throttle === undefined) return this.cfg.maxBytes
+    const budget = (this.throttle.bucket.capacity - REQUEST_HEAD_BYTES) * this.compressor.ratio
+    return Math.min(this.cfg.maxBytes, Math.max(REQUEST_HEAD_BYTES, Math.floor(budget)))
+  }
+
+  /** About the bytes a request for a batch of `batchBytes` takes on the wire. */
+  private requestEstimate (batchBytes: number): number {
+    return REQUEST_HEAD_BYTES + Math.ceil(batchBytes / this.compressor.ratio)
+  }
+
+  /** How long the bandwidth cap would hold back a batch of `batchBytes` now (0: it may go). */
+  private capDelay (batchBytes: number): number {
+    return this.throttle === undefined ? 0 : this.throttle.bucket.delayFor(this.requestEstimate(batchBytes))
+  }
+
+  /**
+   * Waits until the bandwidth cap lets a batch of `batchBytes` go, and charges the bucket with
+   * its estimated size at once, so that the next batch sees the bucket as it will be (the
+   * request charges the difference once its size is known, delivery.ts). Returns the bytes
+   * charged (0 without a cap).
+   */
+  private async underCap (batchBytes: number): Promise<number> {
+    const throttle = this.throttle
+    if (throttle === undefined) return 0
+    const estimate = this.requestEstimate(batchBytes)
+    for (let wait = throttle.bucket.delayFor(estimate); wait > 0; wait = throttle.bucket.delayFor(estimate)) {
+      await sleep(wait, undefined, { signal: this.abort.signal }).catch(() => {})
+      if (this.abort.signal.aborted) return 0
+    }
+    throttle.bucket.take(estimate)
+    return estimate
   }
 
   /** The delivery loop runs again after a failure: end the hold the failure set. */

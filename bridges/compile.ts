@@ -28,6 +28,8 @@ export interface CompiledBridge {
   /** Most requests outstanding at once (sink.maxInFlight). */
   maxInFlight: number
   compression: Compression
+  /** The bandwidth cap (sink.maxBytesPerSecond), in bytes per second; undefined: none. */
+  maxBytesPerSecond: number | undefined
   maxEvents: number
   maxBytes: number
   lingerMs: number
@@ -99,6 +101,8 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
   if (max < initial) throw new ConfigValueError('retry.maxDelay', 'must not be less than retry.initialDelay')
   if (max > MAX_RETRY_DELAY_MS) throw new ConfigValueError('retry.maxDelay', 'must be at most 24d')
   const deadLetter = compileStatuses(cfg.retry.deadLetterStatuses)
+  const maxBytesPerSecond = cfg.sink.maxBytesPerSecond === undefined ? undefined : parseSize(cfg.sink.maxBytesPerSecond)
+  if (maxBytesPerSecond !== undefined && maxBytesPerSecond < 1) throw new ConfigValueError('sink.maxBytesPerSecond', 'must be at least 1B; leave it out for no cap')
   return {
     name: cfg.name,
     gatewayId,
@@ -110,6 +114,7 @@ export function compileBridge (cfg: BridgeConfig, gatewayId: string, opts: { hea
     mode: cfg.sink.mode,
     maxInFlight: cfg.sink.maxInFlight,
     compression: cfg.sink.compression,
+    maxBytesPerSecond,
     maxEvents: cfg.sink.mode === 'batch' ? cfg.batch.maxEvents : 1,
     maxBytes: parseSize(cfg.batch.maxBytes),
     lingerMs: cfg.sink.mode === 'batch' ? cfg.batch.lingerMs : 0,

@@ -17,6 +17,7 @@
 import type { DeadLetter, DeadLetterStore } from '../storage/index.js'
 import { toJSONFormat, type HttpMessage } from './cloudevents/index.js'
 import type { CompiledBridge } from './compile.js'
+import type { Throttle } from './bandwidth.js'
 import type { Compressor } from './compression.js'
 import type { HoldState } from './hold.js'
 import type { Item } from './items.js'
@@ -25,6 +26,8 @@ import type { SendResult } from './sink/http-sink.js'
 
 export interface Sink {
   send (message: HttpMessage, signal?: AbortSignal): Promise<SendResult>
+  /** Bytes a request for `message` takes on the wire (default: its body's). */
+  requestBytes? (message: HttpMessage): number
   /** True when the upstream accepts a connection again (a cheap check while it is unreachable). */
   probe? (signal: AbortSignal): Promise<boolean>
   close (): Promise<void>
@@ -46,7 +49,7 @@ export interface DeliveryDeps {
   deadLetters: Pick<DeadLetterStore, 'add'>
   logger: DeliveryLogger
   holds: HoldState
-  counts: { delivered: number, retries: number, deadLettered: number }
+  counts: { delivered: number, retries: number, deadLettered: number, bytesSent: number, bytesBeforeCompression: number }
   /** Aborts the request in flight and any wait: the bridge is stopping. */
   signal: AbortSignal
   now: () => number
@@ -54,6 +57,8 @@ export interface DeliveryDeps {
   encode: (items: readonly Item[]) => HttpMessage
   /** Compresses an encoded request (sink.compression). */
   compressor: Compressor
+  /** The bandwidth cap (sink.maxBytesPerSecond), when there is one. */
+  throttle?: Throttle | undefined
   onRequest?: ((status: number | 'timeout' | 'error', durationMs: number) => void) | undefined
 }
 
@@ -74,17 +79,22 @@ export class Delivery {
   /**
    * Sends until the upstream takes the events or rejects them for good; holds the bridge
    * meanwhile. `settled(seq)`: every event up to `seq` is settled (a prefix of a split batch).
+   * `charged`: bytes the bandwidth cap's bucket was charged for the first attempt already
+   * (the bridge waited for them); the attempt charges the difference to its real size.
    */
-  async deliver (items: readonly Item[], settled: (seq: number) => void): Promise<void> {
+  async deliver (items: readonly Item[], settled: (seq: number) => void, charged = 0): Promise<void> {
     const { sink, holds, counts, signal, compressor } = this.deps
     const plain = this.deps.encode(items)
     let message = await compressor.encode(plain)
     const me = {}
     let attempt = 0
     let previousMs: number | undefined
+    let prepaid = charged
     try {
       for (;;) {
         await this.untilOpen(me)
+        await this.sending(message, plain, prepaid)
+        prepaid = 0
         const result = await sink.send(message, signal)
         const o = result.outcome
         this.deps.onRequest?.(o.kind === 'response' ? o.status : o.kind === 'timeout' ? 'timeout' : 'error', result.durationMs)
@@ -122,6 +132,19 @@ export class Delivery {
     } finally {
       this.openGate(me)
     }
+  }
+
+  /**
+   * Counts a request's bytes as sent and before compression, after waiting for the bandwidth
+   * cap to allow them (or charging the difference, when the bridge charged an estimate).
+   */
+  private async sending (message: HttpMessage, plain: HttpMessage, charged: number): Promise<void> {
+    const { sink, counts, throttle } = this.deps
+    const bytes = sink.requestBytes?.(message) ?? message.body.length
+    if (charged > 0) throttle?.bucket.take(bytes - charged)
+    else await throttle?.acquire(bytes, this.deps.signal)
+    counts.bytesSent += bytes
+    counts.bytesBeforeCompression += message === plain ? bytes : sink.requestBytes?.(plain) ?? plain.body.length
   }
 
   /** Becomes the request that holds the bridge, unless another one does; true when it is this one. */

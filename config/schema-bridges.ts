@@ -34,6 +34,10 @@ const Sink = Type.Object({
     default: 'none',
     description: 'Compress request bodies (`Content-Encoding: gzip` or `br`). An upstream that answers 415 to a compressed request gets uncompressed ones from then on (logged once).'
   }),
+  maxBytesPerSecond: Type.Optional(Type.String({
+    pattern: SIZE_PATTERN,
+    description: 'Bandwidth cap: request bytes per second as sent (headers and body after compression, retries included), a token bucket holding one second of it. Batches grow to use the allowance. Default: no cap.'
+  })),
   tls: Tls
 }, { additionalProperties: false })
 

@@ -36,7 +36,7 @@ const RESTART_BASE_MS = 500
 const RESTART_MAX_MS = 30_000
 
 export class BridgeSlot {
-  readonly counts: BridgeCounts = { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0 }
+  readonly counts: BridgeCounts = { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0, bytesSent: 0, bytesBeforeCompression: 0 }
   run: Bridge | undefined
   paused = false
   window: DeliveryWindow | undefined

@@ -91,7 +91,7 @@ export class Metrics {
         async collect () { for (const [bridge, n] of Object.entries((await deadLetters.usage()).evicted)) mirror(this, { bridge }, n, seen) }
       })
     }
-    const bridgeCounter = (name: string, help: string, field: 'delivered' | 'filtered' | 'retries' | 'deadLettered' | 'missed'): void => {
+    const bridgeCounter = (name: string, help: string, field: 'delivered' | 'filtered' | 'retries' | 'deadLettered' | 'missed' | 'bytesSent' | 'bytesBeforeCompression'): void => {
       new Counter({
         name, help, labelNames: ['bridge'], registers: [r],
         collect () { for (const b of src.bridges()) mirror(this, { bridge: b.name }, b[field], seen) }
@@ -102,6 +102,8 @@ export class Metrics {
     bridgeCounter('flowgate_bridge_retries_total', 'Failed delivery attempts that will be retried, per bridge.', 'retries')
     bridgeCounter('flowgate_bridge_dead_lettered_events_total', 'Events moved to the dead-letter store, per bridge.', 'deadLettered')
     bridgeCounter('flowgate_bridge_missed_records_total', 'Records removed by retention before the bridge delivered them.', 'missed')
+    bridgeCounter('flowgate_bridge_sent_bytes_total', 'Request bytes sent upstream as on the wire (request line, headers, body after compression), retries included, per bridge.', 'bytesSent')
+    bridgeCounter('flowgate_bridge_uncompressed_bytes_total', 'The same requests before compression (equal to flowgate_bridge_sent_bytes_total without compression), per bridge.', 'bytesBeforeCompression')
     new Gauge({
       name: 'flowgate_bridge_lag_events', help: 'Records in the log after the bridge\'s cursor.', labelNames: ['bridge'], registers: [r],
       collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, Math.max(0, log.lastSeq - b.cursor)) }

@@ -53,6 +53,8 @@ export class HttpSink {
   private readonly connectTimeoutMs: number
   private readonly host: string
   private readonly port: number
+  /** Bytes of the request line and the headers every request has (see requestBytes). */
+  private readonly headBase: number
   private closing: Promise<void> | undefined
 
   constructor (opts: HttpSinkOptions) {
@@ -63,6 +65,8 @@ export class HttpSink {
     this.connectTimeoutMs = opts.connectTimeoutMs
     this.host = url.hostname.replace(/^\[|\]$/g, '')
     this.port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
+    // as undici writes them: `POST <path> HTTP/1.1`, `host: <host[:port]>`, `connection: keep-alive`
+    this.headBase = `POST ${this.path} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: keep-alive\r\n`.length
     this.pool = new Pool(url.origin, {
       // HTTP/1.1, one request per connection at a time (no pipelining: a slow answer must not
       // hold up the requests queued behind it on the same connection)
@@ -142,6 +146,17 @@ export class HttpSink {
         }
       })
     })
+  }
+
+  /**
+   * The bytes a request for `message` takes on the wire (request line, headers, body), as undici
+   * writes it over HTTP/1.1: what the bandwidth cap and the byte counters count.
+   */
+  requestBytes (message: HttpMessage): number {
+    let n = this.headBase
+    for (const [name, value] of Object.entries({ ...this.headers, ...message.headers })) n += name.length + value.length + 4
+    const length = message.body.length
+    return n + 'content-length: \r\n\r\n'.length + String(length).length + length
   }
 
   /**

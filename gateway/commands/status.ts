@@ -28,6 +28,19 @@ function table (rows: string[][]): string {
   return rows.map(r => r.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n'
 }
 
+function bytes (n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MiB`
+  return `${(n / 1024 ** 3).toFixed(2)} GiB`
+}
+
+/** Bytes sent upstream, and how much compression saved. */
+function sent (b: BridgeReport): string {
+  const ratio = b.bytesSent > 0 && b.bytesBeforeCompression > b.bytesSent ? ` (${(b.bytesBeforeCompression / b.bytesSent).toFixed(1)}x)` : ''
+  return bytes(b.bytesSent) + ratio
+}
+
 /** The last column: the next window, or the last error and when the next attempt is. */
 function detail (b: BridgeReport): string {
   if (b.state === 'outside window' && b.nextWindowOpens !== undefined) return `window opens ${b.nextWindowOpens}`
@@ -43,9 +56,9 @@ export function renderStatus (s: Status): string {
     `log: sequence ${s.log.firstSeq}..${s.log.lastSeq}, ${s.log.records} records, ${(s.log.bytes / 1048576).toFixed(1)} MiB, drops: ${drops}\n` +
     storeLine(s.store) + '\n'
   if (s.bridges.length === 0) return head + 'no bridges\n'
-  const rows = [['BRIDGE', 'STATE', 'CURSOR', 'LAG', 'OLDEST', 'DELIVERED', 'DEAD', 'LAST ERROR / NEXT WINDOW']]
+  const rows = [['BRIDGE', 'STATE', 'CURSOR', 'LAG', 'OLDEST', 'DELIVERED', 'DEAD', 'SENT', 'LAST ERROR / NEXT WINDOW']]
   for (const b of s.bridges) {
-    rows.push([b.name, b.reason !== undefined ? `${b.state} (${b.reason})` : b.state, String(b.cursor), String(b.lag), age(b.oldestUndeliveredAgeSeconds), String(b.delivered), String(b.deadLetters), detail(b)])
+    rows.push([b.name, b.reason !== undefined ? `${b.state} (${b.reason})` : b.state, String(b.cursor), String(b.lag), age(b.oldestUndeliveredAgeSeconds), String(b.delivered), String(b.deadLetters), sent(b), detail(b)])
   }
   return head + table(rows)
 }

@@ -35,6 +35,10 @@ export interface ReceivedRequest {
   body: Buffer
   /** The body's length as it came over the wire (compressed, when it was). */
   wireBytes: number
+  /** The request line and headers as they came over the wire. */
+  headBytes: number
+  /** When its body had arrived (performance.now()). */
+  arrivedAt: number
   /** Our strict decode; empty when the request is invalid. */
   events: CloudEvent[]
   mode: DecodedMode | undefined
@@ -207,15 +211,16 @@ export class ControlledReceiver {
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('error', () => {})
     req.on('end', () => {
+      const arrivedAt = performance.now()
       const index = this.nextIndex++
       const wire = Buffer.concat(chunks)
       decompressBody(wire, req.headers['content-encoding'], 64 * 1024 * 1024).then(body => ({ body, problem: undefined }), (err: Error) => ({ body: wire, problem: err.message })).then(({ body, problem }) => {
-        this.received(index, req, res, wire.length, body, problem)
+        this.received(index, arrivedAt, req, res, wire.length, body, problem)
       }, () => { res.destroy() })
     })
   }
 
-  private received (index: number, req: IncomingMessage, res: ServerResponse, wireBytes: number, body: Buffer, problem: string | undefined): void {
+  private received (index: number, arrivedAt: number, req: IncomingMessage, res: ServerResponse, wireBytes: number, body: Buffer, problem: string | undefined): void {
     const base: Omit<ReceivedRequest, 'action' | 'took' | 'answeredAt'> = {
       index,
       method: req.method ?? '',
@@ -223,6 +228,8 @@ export class ControlledReceiver {
       headers: req.headers,
       body,
       wireBytes,
+      headBytes: headBytes(req),
+      arrivedAt,
       events: [],
       mode: undefined,
       invalid: undefined,
@@ -275,6 +282,13 @@ export class ControlledReceiver {
     }
     this.check()
   }
+}
+
+/** Bytes of a request's line and headers on the wire: `POST /path HTTP/1.1`, each `name: value`, and the blank line. */
+export function headBytes (req: IncomingMessage): number {
+  let n = `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}\r\n\r\n`.length
+  for (let i = 0; i < req.rawHeaders.length; i += 2) n += (req.rawHeaders[i] as string).length + (req.rawHeaders[i + 1] as string).length + 4
+  return n
 }
 
 /** The `sequence` extension as a number. */

@@ -2,7 +2,7 @@
 import { ApiError, api, bridgePath } from './api.js'
 import { RateChart } from './chart.js'
 import { Facts, h, setText } from './dom.js'
-import { formatAmount, formatCount, formatDuration, formatTime } from './format.js'
+import { formatAmount, formatBytes, formatCount, formatDuration, formatTime } from './format.js'
 import type { BridgeStatus, Rates } from './types.js'
 
 export interface BridgeActions {
@@ -78,6 +78,10 @@ class BridgeCard {
     this.facts.set('Retried', formatCount(b.retries))
     this.facts.set('Dead-lettered', `${formatCount(b.deadLettered)} (${formatCount(b.deadLetters)} kept)`)
     if (b.missed !== undefined) this.facts.set('Missed (removed by retention first)', formatCount(b.missed))
+    if (b.bytesSent !== undefined && b.bytesBeforeCompression !== undefined) {
+      const saved = b.bytesSent > 0 && b.bytesBeforeCompression > b.bytesSent ? ` (${formatBytes(b.bytesBeforeCompression)} before compression)` : ''
+      this.facts.set('Sent', `${formatBytes(b.bytesSent)}${saved}`)
+    }
     this.facts.set('Last error', b.lastError ?? 'none')
     this.facts.set('Next window', b.nextWindowOpens !== undefined
       ? `opens ${formatTime(b.nextWindowOpens)}${b.windowClosesAt !== undefined ? `, open until ${formatTime(b.windowClosesAt)}` : ''}`

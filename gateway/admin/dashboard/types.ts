@@ -36,6 +36,9 @@ export interface BridgeStatus {
   deadLettered: number
   deadLetters: number
   missed?: number
+  /** Request bytes sent upstream as on the wire, and the same before compression. */
+  bytesSent?: number
+  bytesBeforeCompression?: number
   lastError?: string
   nextWindowOpens?: string
   windowClosesAt?: string

@@ -21,6 +21,10 @@ export interface GatewaySpec {
     mode: 'binary' | 'structured' | 'batch'
     start: string
     topics?: string[]
+    maxInFlight?: number
+    compression?: 'none' | 'gzip' | 'br'
+    /** batch.maxEvents (default 500). */
+    maxEvents?: number
   }
 }
 
@@ -39,7 +43,8 @@ ${b === undefined ? '' : `bridges:
     topics: ${JSON.stringify(b.topics ?? ['#'])}
     start: ${JSON.stringify(b.start)}
     event: { topicPattern: "devices/{deviceid}/{kind}", type: "com.example.{kind}", source: "/sites/bench/{deviceid}" }
-    sink: { url: ${JSON.stringify(b.url)}, mode: ${b.mode} }
+    sink: { url: ${JSON.stringify(b.url)}, mode: ${b.mode}, maxInFlight: ${b.maxInFlight ?? 1}, compression: ${b.compression ?? 'none'} }
+    batch: { maxEvents: ${b.maxEvents ?? 500} }
     retry: { initialDelay: 10ms, maxDelay: 200ms }
 `}`)
 

@@ -18,8 +18,13 @@
  *       printed too: it is steadier than rates on a shared machine. With --signing, each
  *       round drains the backlog a second time with gateway.signing on (ECDSA P-256,
  *       every event signed) and prints the signed drain against the unsigned one.
+ *   (d) a distant upstream: backlogs drained through an upstream that answers every
+ *       request 50 ms late, and on loopback, with sink.maxInFlight requests in flight
+ *       against one at a time (targets: binary with 64 in flight >= 1,000 events/s and
+ *       batch >= 20,000 events/s at 50 ms; binary with 16 in flight >= 10,000 events/s on
+ *       loopback; nothing lost). See e2e-uplink.ts.
  *
- *   npm run bench:e2e [-- --rounds 3 --only abc --messages 3000 --rate 2000 --seconds 5
+ *   npm run bench:e2e [-- --rounds 3 --only abcd --uplink 'in flight' (cases whose label contains it) --messages 3000 --rate 2000 --seconds 5
  *                        --backlog 1000000 --drain-mode batch|structured|binary --signing
  *                        --cpu-prof DIR (runs the gateways under node --cpu-prof)]
  */
@@ -34,12 +39,14 @@ import { startE2eGateway } from './e2e-child.js'
 import { fillLog } from './e2e-fill.js'
 import { connectPublishers } from './e2e-load.js'
 import { epochNow, startBenchReceiver, type BenchReceiver } from './e2e-receiver.js'
+import { uplink } from './e2e-uplink.js'
 import { fmt, median, mib, percentile } from './stats.js'
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'abc' },
+    only: { type: 'string', default: 'abcd' },
+    uplink: { type: 'string' },
     messages: { type: 'string', default: '3000' },
     rate: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '5' },
@@ -261,6 +268,7 @@ try {
   if (values.only.includes('a')) await throughput(receiver)
   if (values.only.includes('b')) await latency(receiver)
   if (values.only.includes('c')) await drain(receiver)
+  if (values.only.includes('d')) await uplink(rounds, values.uplink, cpuProf)
 } finally {
   await receiver.close()
 }

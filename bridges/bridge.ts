@@ -14,6 +14,7 @@
  * SHOULD: delivery does not wait for cursor writes; the stored cursor trails the
  *         delivered one by at most maxUnstored events, and a crash resends from it.
  */
+import { setMaxListeners } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CursorStore, DeadLetterStore, EventLog, LogRecord } from '../storage/index.js'
 import type { CompiledBridge } from './compile.js'
@@ -95,6 +96,9 @@ const READ_CHUNK = 2000
 const REQUEST_HEAD_BYTES = 256
 /** Lower bound of maxUnstored, so binary mode (one event a request) rarely waits for a cursor write. */
 const MIN_UNSTORED_EVENTS = 200
+/** Abort listeners on the bridge's signal: per request in flight, and the delivery loop's own. */
+const LISTENERS_PER_REQUEST = 3
+const LISTENERS_BESIDE_REQUESTS = 10
 
 export class Bridge {
   readonly name: string
@@ -130,6 +134,9 @@ export class Bridge {
     this.random = deps.random ?? Math.random
     this.counts = deps.counts ?? { delivered: 0, filtered: 0, retries: 0, deadLettered: 0, missed: 0, bytesSent: 0, bytesBeforeCompression: 0 }
     this.maxUnstored = Math.max(2 * cfg.maxEvents, MIN_UNSTORED_EVENTS)
+    // each request in flight listens on the bridge's signal (the HTTP request, the bandwidth
+    // wait, a hold): with many in flight that is many listeners, not a leak
+    setMaxListeners(LISTENERS_BESIDE_REQUESTS + LISTENERS_PER_REQUEST * cfg.maxInFlight, this.abort.signal)
     this.holds = new HoldState(cfg.name, deps.logger)
     // carried over from the previous run: due now (a new run attempts at once)
     if (deps.held !== undefined) this.holds.current = { ...deps.held, nextAttemptAt: this.now(), probing: false }

@@ -238,3 +238,32 @@ t.test('kill -9 with 8 requests in flight: the stored cursor covers only acknowl
   const resent = receiver.requests.filter(r => r.index >= (killedAt ?? 0) && r.events.some(e => seqOf(e) <= stored && ackedAtKill.has(seqOf(e))))
   t.equal(resent.length, 0, 'nothing up to the stored cursor was sent again')
 })
+
+t.test('64 requests in flight: the gateway prints no listener-leak warning', async t => {
+  const dir = await tempDir(t)
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(`${w.name}: ${w.message}`) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  let open = 0
+  let maxOpen = 0
+  const receiver = await ControlledReceiver.start(t, {
+    policy: async (): Promise<Action> => {
+      maxOpen = Math.max(maxOpen, ++open)
+      await delay(30) // a distant upstream's round trip, not a synchronisation
+      open--
+      return { kind: 'respond', status: 202 }
+    }
+  })
+  const gw = await startGateway(t, testConfig(dir, `bridges:
+  - name: far
+    topics: ["far/#"]
+    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: binary, maxInFlight: 64 }
+`))
+  const clients: MqttClient[] = []
+  for (let c = 0; c < 4; c++) clients.push(await connect(t, brokerUrl(gw), { clientId: `far-${c}` }))
+  await publish(clients, c => `far/dev-${c}`, 0, 1000)
+  await untilCursor(gw, 'far', 1000)
+  t.ok(maxOpen > 10, `requests overlapped (${maxOpen} at once)`)
+  t.same(warnings, [], 'no process warning')
+})

@@ -19,6 +19,7 @@ import { toJSONFormat, type HttpMessage } from './cloudevents/index.js'
 import type { CompiledBridge } from './compile.js'
 import type { Throttle } from './bandwidth.js'
 import type { Compressor } from './compression.js'
+import { LineBudget } from './line-budget.js'
 import type { HoldState } from './hold.js'
 import type { Item } from './items.js'
 import { classify, isTlsCode, nextDelay, type DeliveryOutcome } from './retry/index.js'
@@ -62,6 +63,9 @@ export interface DeliveryDeps {
   onRequest?: ((status: number | 'timeout' | 'error', durationMs: number) => void) | undefined
 }
 
+/** Dead letters logged one by one per period; more are counted in one line. */
+export const DEAD_LETTER_LINES = { burst: 10, periodMs: 60_000 }
+
 /** Backoff while the store fails (a dead-letter write, a log read): the store's trouble, not the upstream's. */
 export const STORE_RETRY = { baseMs: 100, maxMs: 5_000 }
 
@@ -72,8 +76,15 @@ export class Delivery {
   private holder: object | undefined
   private gate: { opened: Promise<void>, open: () => void } | undefined
 
+  /** One line per dead letter, up to 10 a minute; the rest are counted in one line a minute. */
+  readonly deadLetterLines: LineBudget
+
   constructor (private readonly cfg: CompiledBridge, private readonly deps: DeliveryDeps) {
     this.batchLimit = cfg.maxEvents
+    const name = deps.name
+    this.deadLetterLines = new LineBudget(DEAD_LETTER_LINES.burst, DEAD_LETTER_LINES.periodMs, held => {
+      deps.logger.warn({ event: 'dead-letters', bridge: name, count: held }, `bridge ${name}: ${held} more events rejected by the upstream and moved to the dead-letter store (not logged one by one)`)
+    })
   }
 
   /**
@@ -205,7 +216,7 @@ export class Delivery {
     await this.storeDeadLetter(letter, me)
     this.deps.counts.deadLettered++
     const name = this.deps.name
-    this.deps.logger.warn({ event: 'dead-letter', bridge: name, seq: item.seq, id: item.event.id, status, reason }, `bridge ${name}: upstream rejected event ${item.event.id} (${status}, ${reason}); moved to the dead-letter store`)
+    if (this.deadLetterLines.take()) this.deps.logger.warn({ event: 'dead-letter', bridge: name, seq: item.seq, id: item.event.id, status, reason }, `bridge ${name}: upstream rejected event ${item.event.id} (${status}, ${reason}); moved to the dead-letter store`)
   }
 
   /**

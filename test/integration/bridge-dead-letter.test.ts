@@ -7,6 +7,8 @@ import t from 'tap'
 import type { CloudEvent } from '../../bridges/cloudevents/index.js'
 import { brokerUrl, connect, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
 import { ControlledReceiver, OK, seqOf, untilCursor, type Action } from '../helpers/receiver-control.js'
+import { LogCapture } from '../helpers/security.js'
+import { DEAD_LETTER_LINES } from '../../bridges/delivery.js'
 
 const RETRY = { initialDelay: '10ms', maxDelay: '200ms' }
 
@@ -94,4 +96,21 @@ t.test('redirects are not followed: the bridge retries the configured URL', asyn
   t.equal(receiver.firstArrivals('/moved').length, 1, 'the event was delivered there')
   t.equal((await gw.bridges.deadLetters.list('moved')).length, 0, 'a redirect is not a permanent rejection')
   t.equal(gw.bridges.get('moved')?.status().retries, REDIRECTS.length)
+})
+
+t.test('an upstream that rejects every event: the log names the first dead letters one by one and counts the rest in one line', async t => {
+  const dir = await tempDir(t)
+  const receiver = await ControlledReceiver.start(t, { policy: () => ({ kind: 'respond', status: 400, headers: {}, body: 'no' }) })
+  const logs = new LogCapture('info')
+  const gw = await startGateway(t, testConfig(dir, `bridges: [{ name: refused, sink: { url: ${JSON.stringify(receiver.url('/x'))}, mode: binary }, retry: ${JSON.stringify(RETRY)} }]\n`), { logger: logs.logger })
+  const client = await connect(t, brokerUrl(gw), { clientId: 'dlq-flood' })
+  for (let i = 0; i < 50; i++) await client.publishAsync('devices/th-1/telemetry', JSON.stringify({ i }), { qos: 1 })
+  await untilCursor(gw, 'refused', 50)
+  t.equal(await gw.bridges.deadLetters.count('refused'), 50, 'all fifty are in the dead-letter store')
+  const one = logs.entries.filter(e => e.event === 'dead-letter')
+  t.equal(one.length, DEAD_LETTER_LINES.burst, `the first ${DEAD_LETTER_LINES.burst} are logged one by one`)
+  await gw.bridges.pause('refused')
+  const summary = logs.entries.filter(e => e.event === 'dead-letters')
+  t.same(summary.map(e => e.count), [50 - DEAD_LETTER_LINES.burst], 'the other forty in one line, when the bridge stops at the latest')
+  t.match(summary[0]?.msg, /40 more events rejected by the upstream/)
 })

@@ -1,7 +1,8 @@
 export { Bridge, type BridgeDeps, type BridgeStatus, type BridgeState, type BridgeLogger, type BridgeCounts } from './bridge.js'
 export type { Sink, BridgeDeadLetter } from './delivery.js'
+export { redriveDeadLetters, type RedriveResult } from './redrive.js'
 export { compileBridge, compileSqlFilter, parseStart, type CompiledBridge, type StartPosition } from './compile.js'
-// the HTTP sink is loaded when a bridge is created (gateway/bridges.ts), so a gateway without bridges never loads its HTTP client
+// the HTTP sink is loaded when a bridge is created (gateway/bridge-set.ts), so a gateway without bridges never loads its HTTP client
 export type { HttpSink, HttpSinkOptions, SendResult } from './sink/http-sink.js'
 export { loadHttpSink } from './sink/load.js'
 export { compileTopicFilters, type TopicMatcher } from './topic-filter.js'

@@ -1,6 +1,6 @@
 /** Samples ingest and delivery counters once a second into a RateHistory (the dashboard's charts). */
 import type { EventLog } from '../storage/index.js'
-import type { BridgeSet } from './bridges.js'
+import type { BridgeSet } from './bridge-set.js'
 import { RateHistory } from './rates.js'
 
 export interface RateSampler {

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
 import type { EventLog } from '../storage/index.js'
-import type { BridgeSet } from './bridges.js'
+import type { BridgeSet } from './bridge-set.js'
 import type { Logger } from './logger.js'
 
 export interface ReloadResult {

@@ -1,4 +1,4 @@
-import type { BridgeReport } from '../bridges.js'
+import type { BridgeReport } from '../bridge-set.js'
 import type { LogStats } from '../../storage/index.js'
 import { EXIT_OK } from '../errors.js'
 import { adminClient, ADMIN_OPTIONS } from './admin-client.js'

@@ -13,7 +13,7 @@ import {
 } from '../../bridges/index.js'
 import { bridgeWithDefaults, parseDuration, type ConsumerConfig, type SubscriptionsConfig } from '../../config/index.js'
 import { SubscriptionStore, type Store } from '../../storage/index.js'
-import type { BridgeSet } from '../bridges.js'
+import type { BridgeSet } from '../bridge-set.js'
 import type { Logger } from '../logger.js'
 import { Consumers } from './consumers.js'
 

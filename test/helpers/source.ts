@@ -8,7 +8,7 @@ import ts from 'typescript'
 import { repoRoot } from './paths.js'
 
 export interface SourceFile {
-  /** Path from the checkout, with forward slashes: `gateway/bridges.ts`. */
+  /** Path from the checkout, with forward slashes: `gateway/bridge-set.ts`. */
   path: string
   text: string
   ast: ts.SourceFile

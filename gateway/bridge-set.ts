@@ -1,6 +1,7 @@
 /**
- * The configured bridges (one BridgeSlot each, see bridge-slot.ts): adding them,
- * reconfiguring them on reload, and the operator's controls. Control operations
+ * The set of running bridges (one BridgeSlot each, see bridge-slot.ts): adding them,
+ * reconfiguring them on reload, and the operator's controls (what each control does to
+ * delivery lives in bridges/, such as bridges/redrive.ts). Control operations
  * (pause, resume, replay, redrive, reconfigure) on one bridge run one at a time;
  * each stops the bridge's delivery run and starts a new one from the stored
  * cursor, so a bridge never has two delivery runs (nor more requests in flight than sink.maxInFlight).
@@ -11,11 +12,11 @@
  *       leaves them running, and only `replace` and `detach` change them.
  */
 import { isDeepStrictEqual } from 'node:util'
-import { Bridge, compileBridge, type BridgeStatus, type CompiledBridge, type EventSigner, type HttpSink } from '../bridges/index.js'
+import { Bridge, compileBridge, redriveDeadLetters, type BridgeStatus, type CompiledBridge, type EventSigner, type HttpSink, type RedriveResult } from '../bridges/index.js'
 import type { BridgeConfig } from '../config/index.js'
 import { CursorStore, DeadLetterStore, type EventLog, type Store } from '../storage/index.js'
 import { planBridges } from './bridge-plan.js'
-import { createSink, redriveLetters, type RedriveResult } from './bridge-sink.js'
+import { createSink } from './bridge-sink.js'
 import { BridgeSlot, type SlotState } from './bridge-slot.js'
 import type { Logger } from './logger.js'
 
@@ -199,9 +200,7 @@ export class BridgeSet {
     const result = await slot.control(async () => {
       await slot.stopRun()
       try {
-        const wanted = seqs === undefined ? undefined : new Set(seqs)
-        const letters = (await this.deadLetters.list(name, { limit: 100_000 })).filter(l => wanted === undefined || wanted.has(l.seq))
-        return await redriveLetters(slot.cfg, letters, this.deadLetters)
+        return await redriveDeadLetters(slot.cfg, seqs, { deadLetters: this.deadLetters, openSink: async () => await createSink(slot.cfg) })
       } finally {
         await slot.startRun()
       }

@@ -1,0 +1,172 @@
+/**
+ * The event log's shared state: what was recovered at open, the stored state (first sequence
+ * kept, drop counters), the write condition, and the lock every change to the segments holds.
+ * The log is built in layers over it: retention.ts (trims), commit.ts (append and group commit),
+ * and ../event-log.ts (open, read, close).
+ *
+ * MUST: one change to the segments at a time (a commit attempt, a rotation, a repair): each
+ *       holds the write lock.
+ * MUST: the write condition (`ok`, `full`, `write-failing`) is reported once per change.
+ * MUST: the stored state only moves forward (each write carries the next generation).
+ */
+import { EventEmitter } from 'node:events'
+import type { DropCounts, DropReason, LogState } from './format.js'
+import { DiskSpace, statfsFree } from './disk-space.js'
+import type { LogMeta } from './meta.js'
+import { SeqReservation, TailMarker } from './numbering.js'
+import type { Recovered } from './recover.js'
+import type { SegmentSet } from './segments.js'
+import { TailCache } from './tail-cache.js'
+import type { Store } from '../store.js'
+import { sameCondition, type WriteCondition } from '../write-condition.js'
+
+export type WhenFull = 'drop-oldest' | 'reject-new'
+
+export interface EventLogOptions {
+  durability: 'sync' | 'async'
+  /** 0 disables the age limit. */
+  maxAgeMs: number
+  /** 0 disables the byte budget. */
+  maxBytes: number
+  whenFull: WhenFull
+  /** Free space the data directory's file system must keep; below it the log is full. 0: no check. */
+  reserveFreeBytes?: number
+  /** Accepted bytes not yet committed above which the log asks callers to stop sending ('pressure'). */
+  maxPendingBytes?: number
+  now?: () => number
+  /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
+  freeBytes?: (dir: string) => Promise<number>
+}
+
+export type AppendCallback = (err: Error | null, seq?: number) => void
+
+export interface LogStats {
+  /** Oldest sequence number present; `lastSeq + 1` when the log is empty. */
+  firstSeq: number
+  /** Newest committed sequence number; 0 before the first record. */
+  lastSeq: number
+  records: number
+  bytes: number
+  drops: DropCounts
+  /** Segments on disk (each a LevelDB of its own). */
+  segments: number
+}
+
+/** Accepted appends since the log was opened, by QoS: what reached the log from clients. */
+export interface IngestCounters {
+  records: [number, number, number]
+  bytes: [number, number, number]
+}
+
+export interface DropEvent { reason: DropReason, records: number, fromSeq?: number, toSeq?: number }
+export interface CommitEvent { firstSeq: number, lastSeq: number, records: number, bytes: number, durationMs: number }
+
+export abstract class LogBase extends EventEmitter {
+  protected readonly store: Store
+  protected readonly meta: LogMeta
+  readonly segments: SegmentSet
+  protected readonly cache = new TailCache()
+  protected opts: Required<EventLogOptions>
+  /** What open() found: runs of records lost to damage, segments LevelDB repaired. (Later finds are events.) */
+  readonly atOpen: { lost: DropEvent[], repaired: string[], unclean?: { lastSeq: number, nextSeq: number } } = { lost: [], repaired: [] }
+  protected opening = true
+  /** The log's stored state (first sequence number kept, drop counters), newest first. */
+  protected state: LogState
+  protected lastSeqValue: number
+  protected nextSeq: number
+  protected readonly reservation: SeqReservation
+  protected readonly tail: TailMarker
+  protected readonly disk: DiskSpace
+  /** The state changed (a trim, a count) and no commit carried it yet. */
+  protected stateDirty = false
+  protected closed = false
+  protected givingUp = false
+  protected condition: WriteCondition = { state: 'ok' }
+  protected wakeRetry: (() => void) | undefined
+  protected rotateFirst = false
+  /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
+  private writeLock: Promise<void> = Promise.resolve()
+  /** Runs of sequence numbers already reported lost. */
+  protected knownLost: Array<[number, number]>
+
+  protected constructor (store: Store, meta: LogMeta, segments: SegmentSet, opts: EventLogOptions, init: Recovered) {
+    super()
+    this.store = store
+    this.meta = meta
+    this.segments = segments
+    this.opts = { now: Date.now, reserveFreeBytes: 0, maxPendingBytes: 0, freeBytes: statfsFree, ...opts }
+    this.state = init.state
+    this.lastSeqValue = init.lastSeq
+    this.nextSeq = init.nextSeq
+    this.reservation = new SeqReservation(meta, init.reserved)
+    this.tail = new TailMarker(meta, () => this.lastSeqValue)
+    this.disk = new DiskSpace([segments.root, store.dataDir], this.opts.freeBytes)
+    this.knownLost = init.knownLost
+    // batches inside a segment are consecutive: numbering that skipped ahead starts a new one
+    this.rotateFirst = segments.active !== undefined && !segments.active.empty && segments.active.lastSeq + 1 !== init.nextSeq
+  }
+
+  get lastSeq (): number { return this.lastSeqValue }
+  get firstSeq (): number {
+    const first = this.segments.list.find(s => !s.empty)
+    return first === undefined ? this.lastSeqValue + 1 : Math.max(first.firstSeq, this.state.firstSeq)
+  }
+
+  protected get bytes (): number {
+    return this.segments.totals().bytes
+  }
+
+  /** The state to store with the next write. */
+  protected nextState (): LogState {
+    return { gen: this.state.gen + 1, firstSeq: this.firstSeqAfterDrops(), drops: { ...this.state.drops } }
+  }
+
+  private firstSeqAfterDrops (): number {
+    return Math.max(this.state.firstSeq, this.firstSeq)
+  }
+
+  protected async withWriteLock<T> (fn: () => Promise<T>): Promise<T> {
+    const before = this.writeLock
+    let release = (): void => {}
+    this.writeLock = new Promise<void>(resolve => { release = resolve })
+    await before
+    try {
+      return await fn()
+    } finally {
+      release()
+    }
+  }
+
+  protected async rotate (): Promise<void> {
+    this.rotateFirst = false
+    const sealed = await this.segments.rotate()
+    // the summary lets the next open skip reading the sealed segment; without it, it is read again
+    if (sealed !== undefined) void this.meta.write([this.meta.segmentOp(sealed.id, sealed.summary())], false).catch(() => {})
+  }
+
+  protected async pause (ms: number): Promise<void> {
+    if (this.givingUp) return
+    await new Promise<void>(resolve => {
+      const timer = setTimeout(done, ms)
+      function done (): void {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.wakeRetry = done
+    })
+    this.wakeRetry = undefined
+  }
+
+  protected setCondition (next: WriteCondition): void {
+    const prev = this.condition
+    if (sameCondition(prev, next)) return
+    this.condition = next
+    this.emit('condition', next, prev)
+  }
+
+  /** Starts a commit run unless one is running or due (commit.ts). */
+  protected abstract schedule (): void
+
+  /** Resolves when everything appended so far is committed (commit.ts). */
+  abstract flush (): Promise<void>
+}

@@ -226,7 +226,7 @@ export class Bridge {
     this.closing ??= (async () => {
       this.abort.abort()
       await this.running
-      this.delivery.deadLetterLines.flush()
+      this.delivery.deadLetterLines.sayHeld()
       if (this.writer !== undefined && !await this.writer.close()) {
         this.deps.logger.warn({ event: 'bridge-cursor-not-stored', bridge: this.name, cursor: this.cursor }, `bridge ${this.name}: its newest cursor could not be stored; events after the stored one will be sent again`)
       }

@@ -19,7 +19,7 @@ export class LineBudget {
   take (): boolean {
     const t = this.now()
     if (t - this.periodStart >= this.periodMs) {
-      this.flush()
+      this.sayHeld()
       this.periodStart = t
       this.used = 0
     }
@@ -28,14 +28,14 @@ export class LineBudget {
       return true
     }
     if (this.held++ === 0) {
-      this.timer = setTimeout(() => { this.flush() }, Math.max(0, this.periodStart + this.periodMs - t))
+      this.timer = setTimeout(() => { this.sayHeld() }, Math.max(0, this.periodStart + this.periodMs - t))
       this.timer.unref()
     }
     return false
   }
 
   /** Says how many lines were held back, if any (end of a period, or the bridge stops). */
-  flush (): void {
+  sayHeld (): void {
     clearTimeout(this.timer)
     this.timer = undefined
     if (this.held === 0) return

@@ -13,9 +13,9 @@ t.test('a line budget lets the first lines of a period through and says how many
   t.ok(budget.take(), 'a new period: lines again')
   t.same(said, [7], 'and the seven held back are said in one line')
   budget.take(); budget.take(); budget.take()
-  budget.flush()
-  t.same(said, [7, 1], 'flush says what is held back (a stopping bridge)')
-  budget.flush()
+  budget.sayHeld()
+  t.same(said, [7, 1], 'sayHeld says what is held back (a stopping bridge)')
+  budget.sayHeld()
   t.same(said, [7, 1], 'and nothing twice')
 })
 

@@ -6,7 +6,7 @@
  *       (capacity: one second of the rate), so a meter over 20 s sees at most 5% above the cap.
  * MUST: a request larger than the bucket still goes (once the bucket is full) and is paid off
  *       before the next one: a large event is never stuck.
- * SHOULD: the bridge sizes batches to about one bucket (bridge.ts), so that under the cap
+ * SHOULD: the bridge sizes batches to about one bucket (pacing.ts), so that under the cap
  *         requests grow to use the allowance rather than shrink into many small ones.
  */
 import { setTimeout as sleep } from 'node:timers/promises'

@@ -33,7 +33,7 @@ const RETRY_BASE_MS = 100
 const RETRY_MAX_MS = 5_000
 
 export class CursorWriter {
-  /** How many delivered events the stored cursor covers (see Bridge.maxUnstored). */
+  /** How many delivered events the stored cursor covers (see RunLoop.maxUnstored, run-loop.ts). */
   sentStored = 0
   private stored: number
   private wanted: number

@@ -29,7 +29,7 @@ export type HoldReason =
   | 'server' | 'redirect' | 'network' | 'tls'
   /** An event the upstream rejects with a status that does not dead-letter (see deadLetterStatuses). */
   | 'rejected' | 'too-large'
-  /** The bridge cannot store its cursor or a dead letter (a store error); see bridge.ts. */
+  /** The bridge cannot store its cursor or a dead letter (a store error); see supervisor.ts and cursor-writer.ts. */
   | 'store'
 
 export type RetryDecision =

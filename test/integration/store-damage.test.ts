@@ -93,6 +93,7 @@ t.test('a write-ahead log cut short after kill -9: the gateway starts, keeps eve
   const wal = (await readdir(seg)).filter(n => n.endsWith('.log')).sort().pop() as string
   const size = (await stat(join(seg, wal))).size
   await truncate(join(seg, wal), size - 300)
+  t.comment(`cut ${wal} of ${seg} from ${size} bytes`)
 
   const again = await restart(t, dir, copy)
   t.notOk(again.gw.stderr.some(l => l.includes('    at ')), 'no stack trace')

@@ -3,14 +3,15 @@
  * bridge compilers can make (filters, CESQL, topic patterns, templates).
  */
 import { existsSync, readFileSync } from 'node:fs'
-import cron from 'node-cron'
 import { compileBridge, compileSqlFilter, privateKeyFromPem, SUBSCRIPTION_BRIDGE_PREFIX } from '../bridges/index.js'
 import { ConfigValueError, defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
 import { checkSecurityConfig, hashProblem, isLoopback } from './auth/index.js'
+import { checkJobSchedule } from './jobs.js'
 import { checkWindowSchedule } from './window.js'
 
 function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
-  if (!cron.validate(expr)) issues.push({ path, message: `not a valid cron expression: ${JSON.stringify(expr)}` })
+  const problem = checkJobSchedule(expr)
+  if (problem !== undefined) issues.push({ path, message: problem })
 }
 
 export function checkConfig (config: Config): ConfigIssue[] {

@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { createEventSigner, keyIdOf, privateKeyFromPem, signWith, type EventSigner } from '../bridges/index.js'
 import type { Aedes } from 'aedes'
-import cron, { type ScheduledTask } from 'node-cron'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
 import { createStoredBrokerPersistence, EventLog, Store, type CursorStore, type DeadLetterStore, type DropEvent, type EventLogOptions, type EvictEvent } from '../storage/index.js'
 import type { AdminServer } from './admin/server.js'
@@ -14,6 +13,7 @@ import { BridgeSet } from './bridge-set.js'
 import { Security } from './auth/index.js'
 import { createBroker } from './broker.js'
 import { IngestGate } from './ingest-gate.js'
+import { Jobs } from './jobs.js'
 import { Listeners, type BoundListener } from './listeners.js'
 import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
@@ -116,16 +116,8 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
     const health = new StoreHealth(log, store, logger)
 
-    const jobs = new Map<string, ScheduledTask>()
-    cleanups.push(async () => { for (const job of jobs.values()) await job.destroy() })
-    const schedule = async (name: string, expression: string | undefined, fn: () => Promise<void>): Promise<void> => {
-      await jobs.get(name)?.destroy()
-      jobs.delete(name)
-      if (expression === undefined) return
-      jobs.set(name, cron.schedule(expression, async () => {
-        await fn().catch((err: unknown) => logger.error({ err, job: name }, `scheduled job ${name} failed`))
-      }, { name, noOverlap: true, unref: true }))
-    }
+    const jobs = new Jobs((name, err) => { logger.error({ err, job: name }, `scheduled job ${name} failed`) })
+    cleanups.push(async () => { jobs.stop() })
 
     let failed = false
     // the state store holds and retries a write the disk refuses; a write fails only once the store is closed
@@ -190,9 +182,9 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger.info({ event: 'subscriptions-listening', url: api.url }, `Subscriptions API on ${api.url}`)
     }
     const scheduleJobs = async (cfg: Readonly<Config>): Promise<void> => {
-      await schedule('retention-sweep', cfg.storage.retention.sweepSchedule, async () => { await log.sweep() })
+      jobs.set('retention-sweep', cfg.storage.retention.sweepSchedule, async () => { await log.sweep() })
       const hb = cfg.jobs.heartbeat
-      await schedule('heartbeat', hb?.schedule, async () => {
+      jobs.set('heartbeat', hb?.schedule, async () => {
         log.append({ topic: HEARTBEAT_TOPIC, payload: heartbeatPayload({ gatewayId: cfg.gateway.id, version: VERSION, startedAt, log, bridges: bridges.status(), clients: broker.connectedClients }), qos: 1, retain: false, clientId: '' })
       })
     }

@@ -25,6 +25,11 @@ t.test('an invalid config names the key and line, exit code 2', async t => {
     t.equal(r.code, 2, `${command}: exit code 2`)
     t.equal(r.stderr.trim(), `flowgate: FG_ERR_CONFIG_INVALID: ${file}:5: storage.retention.maxAge: must be a duration such as 500ms, 30s, 5m, 7d`, `${command}: one clear line`)
   }
+  const cron = join(dir, 'cron.yaml')
+  await writeFile(cron, 'storage:\n  retention:\n    sweepSchedule: "61 * * * *"\n')
+  const badCron = await runCli(['check-config', '--config', cron])
+  t.equal(badCron.code, 2, 'a schedule that is not a cron expression: exit code 2')
+  t.match(badCron.stderr.trim(), /^flowgate: FG_ERR_CONFIG_INVALID: .*cron\.yaml:3: storage\.retention\.sweepSchedule: not a valid cron expression: "61 \* \* \* \*" \(.+\)$/, 'named in one line, with the reason')
   const missing = await runCli(['check-config', '--config', join(dir, 'nope.yaml')])
   t.equal(missing.code, 2)
   t.match(missing.stderr, /FG_ERR_CONFIG_READ: .*nope\.yaml: cannot read config file \(ENOENT\)/)

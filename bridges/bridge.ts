@@ -60,6 +60,7 @@ export interface BridgeCounts {
   filtered: number
   retries: number
   deadLettered: number
+  /** Records removed by retention before this bridge could deliver them. */
   missed: number
   /** Request bytes sent upstream as on the wire (request line, headers, body after compression), retries included. */
   bytesSent: number
@@ -69,7 +70,7 @@ export interface BridgeCounts {
 
 export type BridgeState = 'starting' | 'running' | 'retrying' | 'stopped'
 
-export interface BridgeStatus {
+export interface BridgeStatus extends BridgeCounts {
   name: string
   state: BridgeState
   /** Why the bridge is `retrying`. */
@@ -80,16 +81,6 @@ export interface BridgeStatus {
   probing?: boolean | undefined
   /** Last sequence number settled (delivered, filtered out or dead-lettered). */
   cursor: number
-  delivered: number
-  filtered: number
-  retries: number
-  deadLettered: number
-  /** Records removed by retention before this bridge could deliver them. */
-  missed: number
-  /** Request bytes sent upstream as on the wire (request line, headers, body after compression), retries included. */
-  bytesSent: number
-  /** The same requests before compression. */
-  bytesBeforeCompression: number
   lastError?: string | undefined
 }
 

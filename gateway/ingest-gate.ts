@@ -36,9 +36,4 @@ export class IngestGate {
     this.waiting.add(resume)
     return () => { this.waiting.delete(resume) }
   }
-
-  /** Connections waiting for the gate to open. */
-  get waitingCount (): number {
-    return this.waiting.size
-  }
 }

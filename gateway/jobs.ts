@@ -33,11 +33,6 @@ export class Jobs {
     }))
   }
 
-  /** When the job named runs next; undefined when there is no such job. */
-  nextRun (name: string): Date | undefined {
-    return this.jobs.get(name)?.nextRun() ?? undefined
-  }
-
   stop (): void {
     for (const job of this.jobs.values()) job.stop()
     this.jobs.clear()

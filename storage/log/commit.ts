@@ -211,14 +211,7 @@ export abstract class CommittingLog extends RetainedLog {
       const started = performance.now()
       await seg.put(seqKey(first.seq), value, this.opts.durability === 'sync')
       this.disk.wrote(value.length)
-      if (seg.empty) {
-        seg.firstSeq = first.seq
-        seg.firstTime = first.time
-      }
-      seg.lastSeq = last.seq
-      seg.records += records.length
-      seg.bytes += value.length
-      seg.lastTime = last.time
+      seg.added(first, last, records.length, value.length)
       this.segments.grew(records.length, value.length)
       this.state = this.nextState()
       this.stateDirty = false

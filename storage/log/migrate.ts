@@ -38,14 +38,7 @@ export async function migrateLegacyLog (store: Store, meta: LogMeta, root: strin
       }
       const stored = encodeStoredBatch(records, seg.bytes, state)
       await seg.put(seqKey(first.seq), stored, true)
-      if (seg.empty) {
-        seg.firstSeq = first.seq
-        seg.firstTime = first.time
-      }
-      seg.lastSeq = last.seq
-      seg.records += records.length
-      seg.bytes += stored.length
-      seg.lastTime = last.time
+      seg.added(first, last, records.length, stored.length)
     }
   } finally {
     await segments.close()

@@ -105,6 +105,18 @@ export class Segment implements SegmentSummary {
     this.lastTime = s.lastTime
   }
 
+  /** Counts a batch just stored: `records` records from `first` to `last`, `bytes` on disk. */
+  added (first: { seq: number, time: number }, last: { seq: number, time: number }, records: number, bytes: number): void {
+    if (this.empty) {
+      this.firstSeq = first.seq
+      this.firstTime = first.time
+    }
+    this.lastSeq = last.seq
+    this.lastTime = last.time
+    this.records += records
+    this.bytes += bytes
+  }
+
   get isOpen (): boolean {
     return this.db !== undefined
   }

@@ -7,8 +7,8 @@ import type { ErrorObject } from 'ajv'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml'
 import { ConfigError, MAX_ISSUES, type ConfigIssue } from './errors.js'
 import { FileRefusedError, readBoundedText } from './read-bounded.js'
-import { ConfigSchema, type Config } from './schema.js'
-import { configValidator } from './validator.js'
+import type { Config } from './schema.js'
+import { configSchema, configValidator, type SchemaNode } from './validator.js'
 
 /** A config file is a few kilobytes; anything past this is a wrong path or an attack. */
 export const MAX_CONFIG_BYTES = 1024 * 1024
@@ -170,7 +170,7 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
       issues.sort((a, b) => (a.line ?? 0) - (b.line ?? 0))
       throw new ConfigError(issues, opts.file)
     }
-    collectSchemaSecrets(ConfigSchema as unknown as SchemaNode, value, [], secrets)
+    collectSchemaSecrets(configSchema, value, [], secrets)
     return { config: deepFreeze(value), secretPaths: secrets, file: opts.file }
   }
   const seen = new Set<string>()
@@ -219,14 +219,6 @@ function fillHostDefaults (value: unknown): void {
 /** The embedded defaults, used by `flowgate start` without `--config`. */
 export function defaultConfig (): LoadedConfig {
   return parseConfig('{}')
-}
-
-interface SchemaNode {
-  type?: string
-  secret?: boolean
-  properties?: Record<string, SchemaNode>
-  items?: SchemaNode
-  additionalProperties?: boolean | SchemaNode
 }
 
 function collectSchemaSecrets (schema: SchemaNode, value: unknown, path: PathPart[], out: Set<string>): void {

@@ -1,15 +1,17 @@
 /**
- * The config schema's validator. Compiling the schema with Ajv costs more start-up time than any
- * other module (0.13 s of CPU on a fast x86 core, several times that on a Pi), so `npm run build`
- * compiles it ahead of time into dist/config/config-validator.generated.js
- * (scripts/build-config-validator.ts), stamped with a hash of the schema it was built from. A
- * validator built from another schema, or none (a build that skipped the step), is not used: the
- * schema is then compiled here on first use, as before.
+ * The config schema and its validator, as the gateway uses them at run time. Building the schema
+ * with TypeBox (config/schema.ts) and compiling it with Ajv are the two most expensive things a
+ * start would do (TypeBox alone loads some 260 modules: 0.13 s on a fast x86 core, several times
+ * that on a Pi), so `npm run build` does both ahead of time (scripts/build-config-validator.ts):
+ * dist/config/config-validator.generated.js holds the schema as plain JSON Schema, Ajv's standalone
+ * validator for it and the hash of the schema it was built from. A test checks that the hash is
+ * that of config/schema.ts. Where the build step has not run, the schema is built and compiled
+ * here on first use instead.
  */
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { Options, ValidateFunction } from 'ajv'
-import { ConfigSchema, type Config } from './schema.js'
+import type { Config } from './schema.js'
 
 /** The options both ways of compiling use; defaults are filled in by the validator itself. */
 export const AJV_OPTIONS: Options = { allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true }
@@ -17,19 +19,25 @@ export const AJV_OPTIONS: Options = { allErrors: true, useDefaults: true, strict
 export const SECRET_KEYWORD = 'secret'
 export const GENERATED_FILE = 'config-validator.generated.js'
 
-/** Identifies the schema a generated validator was built from. */
-export function schemaHash (): string {
-  return createHash('sha256').update(JSON.stringify(ConfigSchema)).digest('hex')
+/** A JSON Schema node, as far as the config loader walks it. */
+export interface SchemaNode {
+  type?: string
+  secret?: boolean
+  properties?: Record<string, SchemaNode>
+  items?: SchemaNode
+  additionalProperties?: boolean | SchemaNode
 }
 
-interface Generated { schemaHash: string, validate: ValidateFunction<Config> }
+/** Identifies a schema: generated validators carry the hash of the one they were built from. */
+export function schemaHash (schema: unknown): string {
+  return createHash('sha256').update(JSON.stringify(schema)).digest('hex')
+}
 
-let compiled: ValidateFunction<Config> | undefined
+interface Generated { schemaHash: string, schema: SchemaNode, validate: ValidateFunction<Config> }
 
-async function generated (): Promise<ValidateFunction<Config> | undefined> {
+async function generated (): Promise<Generated | undefined> {
   try {
-    const mod = await import(new URL(GENERATED_FILE, import.meta.url).href) as Generated
-    return mod.schemaHash === schemaHash() ? mod.validate : undefined
+    return await import(new URL(GENERATED_FILE, import.meta.url).href) as Generated
   } catch {
     return undefined
   }
@@ -37,21 +45,28 @@ async function generated (): Promise<ValidateFunction<Config> | undefined> {
 
 const ahead = await generated()
 
-/** Whether the validator in use was compiled at build time. */
+/** Whether the schema and validator in use were built ahead of time. */
 export const precompiled = ahead !== undefined
+/** The hash of the schema the generated validator was built from. */
+export const generatedHash = ahead?.schemaHash
+
+/** The config schema as JSON Schema. */
+export const configSchema: SchemaNode = ahead?.schema ?? JSON.parse(JSON.stringify((await import('./schema.js')).ConfigSchema)) as SchemaNode
+
+let compiled: ValidateFunction<Config> | undefined
 
 /** The validator: the one built ahead of time, or the schema compiled now (once). */
 export function configValidator (): ValidateFunction<Config> {
-  if (ahead !== undefined) return ahead
-  compiled ??= compileValidator()
+  if (ahead !== undefined) return ahead.validate
+  compiled ??= compileValidator(configSchema)
   return compiled
 }
 
-/** Compiles the schema now. */
-export function compileValidator (): ValidateFunction<Config> {
+/** Compiles a schema now. */
+export function compileValidator (schema: object): ValidateFunction<Config> {
   // loaded only when needed: an installed gateway never loads Ajv's compiler
   const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv')
   const ajv = new Ajv(AJV_OPTIONS)
   ajv.addKeyword({ keyword: SECRET_KEYWORD, schemaType: 'boolean' })
-  return ajv.compile<Config>(ConfigSchema)
+  return ajv.compile<Config>(schema)
 }

@@ -11,7 +11,8 @@ import {
   chooseStream, DEFAULT_TYPE, policyProblem, RequestError, subscriptionBridge, subscriptionBridgeName, suspendCheck,
   type Stream, type Subscription, type SubscriptionRequest, type SuspendWatch
 } from '../../bridges/index.js'
-import { bridgeWithDefaults, parseDuration, type ConsumerConfig, type SubscriptionsConfig } from '../../config/index.js'
+import { parseDuration, type ConsumerConfig, type SubscriptionsConfig } from '../../config/index.js'
+import { bridgeWithDefaults } from '../../config/defaults.js'
 import { SubscriptionStore, type Store } from '../../storage/index.js'
 import type { BridgeSet } from '../bridge-set.js'
 import type { Logger } from '../logger.js'

@@ -4,7 +4,8 @@
  * few seconds, so a busy client does not read the log on every request).
  */
 import { compileBridge, DEFAULT_TYPE, messageId, registryDocument, toJSONFormat, type Stream } from '../../bridges/index.js'
-import { bridgeWithDefaults, type Config } from '../../config/index.js'
+import type { Config } from '../../config/index.js'
+import { bridgeWithDefaults } from '../../config/defaults.js'
 import type { EventLog } from '../../storage/index.js'
 
 const EXAMPLE_RECORDS = 200

@@ -109,9 +109,12 @@ t.test('hostile YAML: an alias bomb and duplicate keys are config errors; thousa
 })
 
 t.test('the validator compiled at build time is in use and judges as the schema compiled now does', async t => {
-  const { compileValidator, configValidator, precompiled } = await import('../../config/validator.js')
-  t.ok(precompiled, 'npm run build compiled the validator for this schema')
-  const now = compileValidator()
+  const { compileValidator, configSchema, configValidator, generatedHash, precompiled, schemaHash } = await import('../../config/validator.js')
+  const { ConfigSchema } = await import('../../config/schema.js')
+  t.ok(precompiled, 'npm run build compiled the validator')
+  t.equal(generatedHash, schemaHash(ConfigSchema), 'from the schema in config/schema.ts (run `npm run build` after changing it)')
+  t.same(configSchema, JSON.parse(JSON.stringify(ConfigSchema)), 'and the schema in use is that schema')
+  const now = compileValidator(ConfigSchema)
   const ahead = configValidator()
   const inputs: unknown[] = [
     {},

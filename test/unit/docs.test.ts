@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { DOC_END, DOC_START, renderConfigReference } from '../../config/index.js'
+import { DOC_END, DOC_START, renderConfigReference } from '../../config/doc.js'
 import { repoRoot } from '../helpers/paths.js'
 
 const readme = await readFile(join(repoRoot, 'README.md'), 'utf8')

@@ -1,7 +1,7 @@
 // The producer's policy as pure functions: sink URL patterns, topic filters within others,
 // type patterns, the bridge a subscription becomes, and when a failing sink suspends it.
 import t from 'tap'
-import { bridgeWithDefaults } from '../../config/index.js'
+import { bridgeWithDefaults } from '../../config/defaults.js'
 import { filterWithin, parseSubscriptionRequest, policyProblem, sinkProblem, subscriptionBridge, suspendCheck, typeAllowed, type Subscription } from '../../bridges/subscriptions/index.js'
 
 t.test('sink patterns: * stays inside a host name, port or path segment; credentials are refused', async t => {

@@ -4,7 +4,6 @@
  * the handlers get typed values. Responses that return events are bounded in
  * bytes (pages.ts) and say where to continue.
  */
-import { Type, type Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { parseSize, type Config } from '../../config/index.js'
 import type { DeadLetter, EventLog, LogRecord } from '../../storage/index.js'
@@ -48,27 +47,32 @@ export const MAX_PAGE_BYTES = 16 * 1024 * 1024
 /** Kept for the response's own fields, around the items. */
 const ENVELOPE_BYTES = 512
 
-const Seq = Type.Integer({ minimum: 0 })
-const Time = Type.String({ format: 'date-time', description: 'RFC 3339' })
-const MaxBytes = Type.Integer({ minimum: 1024, maximum: MAX_PAGE_BYTES, default: DEFAULT_PAGE_BYTES })
-const BridgeParams = Type.Object({ name: Type.String({ minLength: 1 }) })
-const From = { fromSeq: Type.Optional(Seq), fromTime: Type.Optional(Time) }
-const ReplayBody = Type.Object(From, { additionalProperties: false })
-const RedriveBody = Type.Object({ seqs: Type.Optional(Type.Array(Seq, { maxItems: 10_000 })) }, { additionalProperties: false })
-const DeadLetterQuery = Type.Object({
-  afterSeq: Type.Optional(Seq),
-  limit: Type.Integer({ minimum: 0, maximum: 1000, default: 100 }),
-  maxBytes: MaxBytes
-}, { additionalProperties: false })
-const EventsQuery = Type.Object({
+// Request schemas are plain JSON Schema (TypeBox would cost the start-up time config/validator.ts
+// speaks of), each beside the type the handler sees.
+const Seq = { type: 'integer', minimum: 0 }
+const Time = { type: 'string', format: 'date-time', description: 'RFC 3339' }
+const MaxBytes = { type: 'integer', minimum: 1024, maximum: MAX_PAGE_BYTES, default: DEFAULT_PAGE_BYTES }
+const closed = (properties: Record<string, object>, required: string[] = []): object => ({ type: 'object', properties, required, additionalProperties: false })
+const BridgeParams = { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] }
+interface BridgeParams { name: string }
+const From = { fromSeq: Seq, fromTime: Time }
+interface From { fromSeq?: number, fromTime?: string }
+const ReplayBody = closed(From)
+const RedriveBody = closed({ seqs: { type: 'array', items: Seq, maxItems: 10_000 } })
+interface RedriveBody { seqs?: number[] }
+const DeadLetterQuery = closed({ afterSeq: Seq, limit: { type: 'integer', minimum: 0, maximum: 1000, default: 100 }, maxBytes: MaxBytes }, ['limit', 'maxBytes'])
+interface DeadLetterQuery { afterSeq?: number, limit: number, maxBytes: number }
+const EventsQuery = closed({
   ...From,
-  limit: Type.Integer({ minimum: 0, maximum: 10_000, default: 100 }),
+  limit: { type: 'integer', minimum: 0, maximum: 10_000, default: 100 },
   /** Long poll (flowgate tail): wait up to this long for the first event; at most a minute. */
-  waitMs: Type.Integer({ minimum: 0, default: 0 }),
+  waitMs: { type: 'integer', minimum: 0, default: 0 },
   maxBytes: MaxBytes
-}, { additionalProperties: false })
+}, ['limit', 'waitMs', 'maxBytes'])
+interface EventsQuery extends From { limit: number, waitMs: number, maxBytes: number }
 /** Rates after this time, in seconds since the epoch. */
-const RatesQuery = Type.Object({ after: Type.Optional(Type.Number({ minimum: 0 })) }, { additionalProperties: false })
+const RatesQuery = closed({ after: { type: 'number', minimum: 0 } })
+interface RatesQuery { after?: number }
 
 /** A start position from {fromSeq} or {fromTime}: the first sequence number to (re)deliver. */
 async function startSeq (log: EventLog, input: { fromSeq?: number | undefined, fromTime?: string | undefined }): Promise<number> {
@@ -109,13 +113,13 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
   })
 
   const params = { params: BridgeParams }
-  app.post<{ Params: Static<typeof BridgeParams> }>('/api/bridges/:name/pause', { schema: params }, async req => await bridges.pause(bridgeNamed(req.params.name)))
-  app.post<{ Params: Static<typeof BridgeParams> }>('/api/bridges/:name/resume', { schema: params }, async req => await bridges.resume(bridgeNamed(req.params.name)))
-  app.post<{ Params: Static<typeof BridgeParams>, Body: Static<typeof ReplayBody> }>('/api/bridges/:name/replay', { schema: { ...params, body: ReplayBody } }, async req => {
+  app.post<{ Params: BridgeParams }>('/api/bridges/:name/pause', { schema: params }, async req => await bridges.pause(bridgeNamed(req.params.name)))
+  app.post<{ Params: BridgeParams }>('/api/bridges/:name/resume', { schema: params }, async req => await bridges.resume(bridgeNamed(req.params.name)))
+  app.post<{ Params: BridgeParams, Body: From }>('/api/bridges/:name/replay', { schema: { ...params, body: ReplayBody } }, async req => {
     const name = bridgeNamed(req.params.name)
     return await bridges.replay(name, await startSeq(log, req.body))
   })
-  app.get<{ Params: Static<typeof BridgeParams>, Querystring: Static<typeof DeadLetterQuery> }>('/api/bridges/:name/dead-letters', { schema: { ...params, querystring: DeadLetterQuery } }, async (req, reply) => {
+  app.get<{ Params: BridgeParams, Querystring: DeadLetterQuery }>('/api/bridges/:name/dead-letters', { schema: { ...params, querystring: DeadLetterQuery } }, async (req, reply) => {
     const name = bridgeNamed(req.params.name)
     let after = req.query.afterSeq
     const page = await readPage<DeadLetter>(async n => {
@@ -128,7 +132,7 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     return await reply.type('application/json; charset=utf-8').send(pageJson({ bridge: name, count: await bridges.deadLetters.count(name), ...next, truncated: page.truncated }, 'items', page))
   })
   // an empty body means "all of them"
-  app.post<{ Params: Static<typeof BridgeParams>, Body: Static<typeof RedriveBody> }>('/api/bridges/:name/dead-letters/redrive', {
+  app.post<{ Params: BridgeParams, Body: RedriveBody }>('/api/bridges/:name/dead-letters/redrive', {
     schema: { ...params, body: RedriveBody },
     preValidation: async req => { req.body ??= {} }
   }, async req => {
@@ -138,7 +142,7 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
 
   registerSubscriptionRoutes(app, ctx.subscriptions)
 
-  app.get<{ Querystring: Static<typeof EventsQuery> }>('/api/events', { schema: { querystring: EventsQuery } }, async (req, reply) => {
+  app.get<{ Querystring: EventsQuery }>('/api/events', { schema: { querystring: EventsQuery } }, async (req, reply) => {
     const q = req.query
     const waitMs = Math.min(q.waitMs, 60_000)
     const from = q.fromSeq === undefined && q.fromTime === undefined ? log.firstSeq : await startSeq(log, q)
@@ -158,7 +162,7 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     return await reply.type('application/json; charset=utf-8').send(pageJson({ firstSeq: log.firstSeq, lastSeq: log.lastSeq, nextSeq, truncated: page.truncated }, 'events', page))
   })
 
-  app.get<{ Querystring: Static<typeof RatesQuery> }>('/api/rates', { schema: { querystring: RatesQuery } }, async req => {
+  app.get<{ Querystring: RatesQuery }>('/api/rates', { schema: { querystring: RatesQuery } }, async req => {
     const rates = ctx.rates
     if (rates === undefined) throw notFound('rates are not recorded')
     const after = req.query.after

@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 import type { Config } from '../../config/index.js'
 import { AdminError, errorBody, forbidden, fromFramework } from './errors.js'
 import { hostProblem } from './host.js'
+import { lazySchemaController } from './lazy-schemas.js'
 import { refuseCrossOrigin } from './origin.js'
 import { registerRoutes, type AdminContext } from './routes.js'
 import { DASHBOARD_PREFIX, registerWeb } from './web.js'
@@ -55,6 +56,7 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
   const app = Fastify({
     logger: false,
     bodyLimit: BODY_LIMIT,
+    schemaController: lazySchemaController,
     clientErrorHandler: onClientError,
     // a URL that is not validly percent-encoded, a path segment over the router's length limit
     frameworkErrors: (err, _req, reply) => { void send(reply, fromFramework(err) ?? new AdminError(400, 'FG_ERR_ADMIN_BAD_REQUEST', err.message)) }

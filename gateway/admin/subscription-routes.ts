@@ -3,18 +3,19 @@
  * delete. Each declares the schema of its params, query and body; fastify checks them (bad
  * input: 400 FG_ERR_ADMIN_BAD_REQUEST).
  */
-import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { subscriptionView } from '../../bridges/index.js'
 import type { SubscriptionManager } from '../subscriptions/manager.js'
 import { AdminError, notFound } from './errors.js'
 
-const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
-const ListQuery = Type.Object({
-  consumer: Type.Optional(Type.String({ minLength: 1 })),
-  state: Type.Optional(Type.Union(['pending', 'active', 'suspended', 'rejected'].map(s => Type.Literal(s))))
-}, { additionalProperties: false })
-const RejectBody = Type.Union([Type.Object({ reason: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false }), Type.Null()])
+// plain JSON Schema, as in routes.ts
+const IdParams = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['id'] }
+const ListQuery = {
+  type: 'object',
+  properties: { consumer: { type: 'string', minLength: 1 }, state: { enum: ['pending', 'active', 'suspended', 'rejected'] } },
+  additionalProperties: false
+}
+const RejectBody = { anyOf: [{ type: 'object', properties: { reason: { type: 'string', maxLength: 1000 } }, additionalProperties: false }, { type: 'null' }] }
 
 export function registerSubscriptionRoutes (app: FastifyInstance, manager: SubscriptionManager | undefined): void {
   const must = (): SubscriptionManager => {

@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { parseSubscriptionRequest, RegistryRequestError, registryView, RequestError, subscriptionView, type Subscription } from '../../bridges/index.js'
 import type { ConsumerConfig, SubscriptionsConfig } from '../../config/index.js'
+import { lazySchemaController } from '../admin/lazy-schemas.js'
 import { FlowgateError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { SubscriptionManager } from './manager.js'
@@ -47,6 +48,7 @@ export function buildSubscriptionsApi (cfg: SubscriptionsConfig, ctx: Subscripti
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024,
+    schemaController: lazySchemaController,
     ...(tls !== undefined
       ? {
           https: {

@@ -10,7 +10,7 @@
  *       chunks, so an upstream that trickles a byte a second would hold the bridge).
  */
 import { connect } from 'node:net'
-import { Pool, type Dispatcher } from 'undici'
+import type { Dispatcher, Pool } from 'undici'
 import type { HttpMessage } from '../cloudevents/index.js'
 import type { DeliveryOutcome, ResponseHeaders } from '../retry/index.js'
 
@@ -40,13 +40,20 @@ export interface SendResult {
 
 const BODY_EXCERPT_BYTES = 1024
 
+let undici: Promise<typeof import('undici')> | undefined
+/** undici is loaded with the first request, not when the gateway starts (a tenth of a second of start-up on a slow core). */
+const loadUndici = async (): Promise<typeof import('undici')> => await (undici ??= import('undici'))
+
 /** The whole response body did not arrive within timeoutMs. */
 class BodyTimeoutError extends Error {
   readonly code = 'FG_BODY_TIMEOUT'
 }
 
 export class HttpSink {
-  private readonly pool: Pool
+  /** Made with the first request. */
+  private pool: Pool | undefined
+  private readonly poolOptions: Pool.Options
+  private readonly origin: string
   private readonly path: string
   private readonly headers: Record<string, string>
   private readonly timeoutMs: number
@@ -67,7 +74,8 @@ export class HttpSink {
     this.port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80
     // as undici writes them: `POST <path> HTTP/1.1`, `host: <host[:port]>`, `connection: keep-alive`
     this.headBase = `POST ${this.path} HTTP/1.1\r\nhost: ${url.host}\r\nconnection: keep-alive\r\n`.length
-    this.pool = new Pool(url.origin, {
+    this.origin = url.origin
+    this.poolOptions = {
       // HTTP/1.1, one request per connection at a time (no pipelining: a slow answer must not
       // hold up the requests queued behind it on the same connection)
       connections: opts.connections ?? 1,
@@ -82,7 +90,17 @@ export class HttpSink {
         ...(opts.tls?.key !== undefined ? { key: opts.tls.key } : {}),
         ...(opts.tls?.rejectUnauthorized === false ? { rejectUnauthorized: false } : {})
       }
-    })
+    }
+  }
+
+  private async openPool (): Promise<Pool> {
+    const { Pool } = await loadUndici()
+    if (this.pool !== undefined) return this.pool
+    const pool = new Pool(this.origin, this.poolOptions)
+    this.pool = pool
+    // closed while undici loaded: the request fails as one on a closed pool does
+    if (this.closing !== undefined) await pool.destroy()
+    return pool
   }
 
   /**
@@ -92,6 +110,7 @@ export class HttpSink {
    * which binary mode (one event a request) pays per event.
    */
   async send (message: HttpMessage, signal?: AbortSignal): Promise<SendResult> {
+    const pool = this.pool ?? await this.openPool()
     const started = performance.now()
     const timeoutMs = this.timeoutMs
     return await new Promise<SendResult>((resolve, reject) => {
@@ -108,7 +127,7 @@ export class HttpSink {
         clearTimeout(bodyTimer)
         return performance.now() - started
       }
-      this.pool.dispatch({
+      pool.dispatch({
         method: 'POST',
         path: this.path,
         headers: { ...this.headers, ...message.headers },
@@ -179,7 +198,7 @@ export class HttpSink {
 
   /** Idempotent. */
   async close (): Promise<void> {
-    this.closing ??= this.pool.destroy()
+    this.closing ??= this.pool?.destroy() ?? Promise.resolve()
     await this.closing
   }
 }

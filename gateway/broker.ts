@@ -4,6 +4,7 @@
  * against the access rules and the topic limits, and a publish is acknowledged
  * only once its record is committed.
  */
+import { createRequire } from 'node:module'
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
 import { parseDuration, type LimitsConfig } from '../config/index.js'
 import type { EventLog } from '../storage/index.js'
@@ -21,6 +22,13 @@ export interface BrokerDeps {
   security: Security
   limits: LimitsConfig
 }
+
+// Aedes writes packets with mqtt-packet, which by default fills a table of 65,536 two-byte Buffers
+// (every packet identifier) with the first packet it writes, to spare one small allocation per
+// acknowledgement: 6 MiB of heap for good, and 65,536 more objects for every full collection to
+// walk. Off, each identifier is written from a fresh two-byte slice of Node's buffer pool.
+const packetWriter = createRequire(createRequire(import.meta.url).resolve('aedes'))('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } }
+packetWriter.writeToStream.cacheNumbers = false
 
 const usernames = new WeakMap<Client, string>()
 const emptyPersistentId = new WeakSet<Client>()

@@ -4,7 +4,7 @@ export { redriveDeadLetters, type RedriveResult } from './redrive.js'
 export { compileBridge, compileSqlFilter, parseStart, type CompiledBridge, type StartPosition } from './compile.js'
 // the HTTP sink is loaded when a bridge is created (gateway/bridge-set.ts), so a gateway without bridges never loads its HTTP client
 export type { HttpSink, HttpSinkOptions, SendResult } from './sink/http-sink.js'
-export { loadHttpSink } from './sink/load.js'
+export { loadHttpSink, preloadHttpSink } from './sink/load.js'
 export { compileTopicFilters, type TopicMatcher } from './topic-filter.js'
 export { HEARTBEAT_TOPIC, HEARTBEAT_TYPE, heartbeatEvent } from './heartbeat.js'
 export { BridgeErrorCodes, type BridgeErrorCode } from './errors.js'

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { createEventSigner, keyIdOf, privateKeyFromPem, signWith, type EventSigner } from '../bridges/index.js'
+import { createEventSigner, keyIdOf, preloadHttpSink, privateKeyFromPem, signWith, type EventSigner } from '../bridges/index.js'
 import type { Aedes } from 'aedes'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
 import { createStoredBrokerPersistence, EventLog, Store, type CursorStore, type DeadLetterStore, type DropEvent, type EventLogOptions, type EvictEvent } from '../storage/index.js'
@@ -227,6 +227,8 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
 
     const stats = log.stats()
     logger.info({ event: 'started', gatewayId: config.gateway.id, dataDir, firstSeq: stats.firstSeq, lastSeq: stats.lastSeq, records: stats.records }, 'gateway started')
+    // loaded now that the gateway is ready, not on the way there, and not in the middle of the first delivery
+    if (config.bridges.length > 0 || config.subscriptions !== undefined) preloadHttpSink().catch(err => logger.warn({ err }, 'HTTP client failed to load'))
 
     let closing: Promise<void> | undefined
     return {

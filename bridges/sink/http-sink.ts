@@ -41,8 +41,11 @@ export interface SendResult {
 const BODY_EXCERPT_BYTES = 1024
 
 let undici: Promise<typeof import('undici')> | undefined
-/** undici is loaded with the first request, not when the gateway starts (a tenth of a second of start-up on a slow core). */
-const loadUndici = async (): Promise<typeof import('undici')> => await (undici ??= import('undici'))
+/**
+ * undici, loaded once: not on the way to ready (a tenth of a second of a slow core), but just after
+ * (gateway.ts), so that the first delivery does not stall the event loop while it loads.
+ */
+export const loadUndici = async (): Promise<typeof import('undici')> => await (undici ??= import('undici'))
 
 /** The whole response body did not arrive within timeoutMs. */
 class BodyTimeoutError extends Error {

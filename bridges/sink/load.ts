@@ -4,3 +4,8 @@ import type { HttpSink } from './http-sink.js'
 export async function loadHttpSink (): Promise<typeof HttpSink> {
   return (await import('./http-sink.js')).HttpSink
 }
+
+/** Loads the sink and its HTTP client ahead of the first request (the gateway does once it is ready). */
+export async function preloadHttpSink (): Promise<void> {
+  await (await import('./http-sink.js')).loadUndici()
+}

@@ -57,6 +57,8 @@ broker:
 # The event log (README "Durability: sync or async", "Retention and a full log").
 storage:
   durability: sync           # fsync before acknowledging: an acknowledged publish survives a power cut
+  commitWindow: 20ms         # gather publishes for up to 20ms per write and fsync: about a tenth of the
+                             # writes to an SD card at a steady trickle; 0ms acknowledges soonest
   retention:
     maxAge: 7d
     maxBytes: 1GiB           # keep it well below the free space of the disk or SD card

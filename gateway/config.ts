@@ -4,10 +4,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { compileBridge, compileSqlFilter, privateKeyFromPem, SUBSCRIPTION_BRIDGE_PREFIX } from '../bridges/index.js'
-import { ConfigValueError, defaultConfig, loadConfig, parseConfig, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
+import { ConfigValueError, defaultConfig, loadConfig, parseConfig, parseDuration, type Config, type ConfigIssue, type LoadedConfig } from '../config/index.js'
 import { checkSecurityConfig, hashProblem, isLoopback } from './auth/index.js'
 import { checkJobSchedule } from './jobs.js'
 import { checkWindowSchedule } from './window.js'
+
+const MAX_COMMIT_WINDOW_MS = 1000
 
 function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
   const problem = checkJobSchedule(expr)
@@ -17,6 +19,7 @@ function checkCron (expr: string, path: string, issues: ConfigIssue[]): void {
 export function checkConfig (config: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = checkSecurityConfig(config)
   checkCron(config.storage.retention.sweepSchedule, 'storage.retention.sweepSchedule', issues)
+  if (parseDuration(config.storage.commitWindow) > MAX_COMMIT_WINDOW_MS) issues.push({ path: 'storage.commitWindow', message: `is at most 1s (${config.storage.commitWindow}): every acknowledgement waits for it` })
   if (config.admin.enabled && !isLoopback(config.admin.host) && config.admin.token === undefined) {
     issues.push({ path: 'admin.token', message: `is required when the admin API listens beyond loopback (admin.host ${config.admin.host})` })
   }

@@ -65,6 +65,7 @@ function logOptions (config: Readonly<Config>, now?: () => number): EventLogOpti
     whenFull: storage.whenFull,
     reserveFreeBytes: parseSize(storage.reserveFreeBytes),
     maxPendingBytes: parseSize(storage.maxPendingBytes),
+    commitWindowMs: parseDuration(storage.commitWindow),
     ...(now !== undefined ? { now } : {})
   }
 }

@@ -76,8 +76,8 @@ export async function reloadGateway (current: Readonly<Config>, next: Readonly<C
   const r = next.storage.retention
   const n = next.storage
   const c = current.storage
-  if (!isDeepStrictEqual(c.retention, r) || c.whenFull !== n.whenFull || c.reserveFreeBytes !== n.reserveFreeBytes || c.maxPendingBytes !== n.maxPendingBytes) {
-    deps.log.setRetention({ maxAgeMs: parseDuration(r.maxAge), maxBytes: parseSize(r.maxBytes), whenFull: n.whenFull, reserveFreeBytes: parseSize(n.reserveFreeBytes), maxPendingBytes: parseSize(n.maxPendingBytes) })
+  if (!isDeepStrictEqual(c.retention, r) || c.whenFull !== n.whenFull || c.reserveFreeBytes !== n.reserveFreeBytes || c.maxPendingBytes !== n.maxPendingBytes || c.commitWindow !== n.commitWindow) {
+    deps.log.setRetention({ maxAgeMs: parseDuration(r.maxAge), maxBytes: parseSize(r.maxBytes), whenFull: n.whenFull, reserveFreeBytes: parseSize(n.reserveFreeBytes), maxPendingBytes: parseSize(n.maxPendingBytes), commitWindowMs: parseDuration(n.commitWindow) })
     result.retention = true
   }
   await changes.commit().catch((err: unknown) => deps.logger.warn({ event: 'bridge-cursor-not-forgotten', bridges: changes.removed, err }, 'the cursor of a removed bridge could not be forgotten; a bridge added again under its name resumes from it'))

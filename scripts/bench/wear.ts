@@ -2,7 +2,7 @@
  * bench:wear — bytes written to the device per byte of record kept, at steady state with
  * retention churn: what wears an SD card.
  *
- *   npm run bench:wear [-- --budget 64MiB --durability sync --rate 0]
+ *   npm run bench:wear [-- --budget 64MiB --durability sync --rate 0 --commit-window 0ms]
  *
  * A gateway with a byte budget and a batch bridge to a local receiver (caught up, as in a healthy
  * site) takes QoS 1 telemetry (a JSON object with a device id, a timestamp and four numbers) from
@@ -12,7 +12,8 @@
  * write-ahead logs, tables, compactions and the state store included. The ratio is that over the
  * bytes of the records written meanwhile (payload, topic and client id). `--rate N` paces the
  * publishers to N messages per second in all (0: as fast as they go); by default both are run, the
- * paced one at 2,000 msg/s with a budget of at most 4 MiB, so it takes a minute or two.
+ * paced one at 2,000 msg/s with a budget of at most 4 MiB, so it takes a minute or two, and with
+ * `storage.commitWindow` 0ms, 20ms and 50ms (`--commit-window` runs one).
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -28,12 +29,15 @@ const { values } = parseArgs({
   options: {
     budget: { type: 'string', default: '64MiB' },
     durability: { type: 'string', default: 'sync' },
-    rate: { type: 'string' }
+    rate: { type: 'string' },
+    'commit-window': { type: 'string' }
   }
 })
 const budget = parseSize(values.budget)
 const durability = values.durability === 'async' ? 'async' : 'sync'
 const rates = values.rate === undefined ? [0, 2000] : [Number(values.rate)]
+/** A flood fills groups by itself: the window matters to a paced stream. */
+const windowsFor = (rate: number): string[] => values['commit-window'] !== undefined ? [values['commit-window']] : rate > 0 ? ['0ms', '20ms', '50ms'] : ['0ms']
 const PUBLISHERS = 10
 const WINDOW = 32
 
@@ -77,10 +81,10 @@ async function publish (clients: MqttClient[], bytes: number, rate: number, coun
   return written
 }
 
-async function run (rate: number, budget: number): Promise<{ ratio: number, recordBytes: number, deviceBytes: number, seconds: number }> {
+async function run (rate: number, budget: number, commitWindow: string): Promise<{ ratio: number, recordBytes: number, deviceBytes: number, seconds: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'flowgate-wear-'))
   const receiver = await startBenchReceiver()
-  const server = await startServer(['flowgate', join(dir, 'data'), durability, receiver.url, String(budget)])
+  const server = await startServer(['flowgate', join(dir, 'data'), durability, receiver.url, String(budget), commitWindow])
   const pid = server.proc.pid as number
   const clients: MqttClient[] = []
   try {
@@ -106,7 +110,9 @@ console.log(`bench:wear  budget ${mib(budget)}, durability ${durability}, ${PUBL
 for (const rate of rates) {
   // a paced run writes less in the same time: a smaller budget keeps it to a minute or two
   const size = rate > 0 && values.rate === undefined ? Math.min(budget, 4 * 1024 * 1024) : budget
-  const r = await run(rate, size)
-  const what = `${rate > 0 ? `paced at ${fmt(rate)} msg/s` : 'as fast as the publishers go'}, budget ${mib(size)}`
-  console.log(`  ${what}: ${mib(r.recordBytes)} of records in ${fmt(r.seconds, 1)} s, ${mib(r.deviceBytes)} written to the device: ${fmt(r.ratio, 2)} bytes written per byte kept (target <= 1.50)`)
+  for (const commitWindow of windowsFor(rate)) {
+    const r = await run(rate, size, commitWindow)
+    const what = `${rate > 0 ? `paced at ${fmt(rate)} msg/s` : 'as fast as the publishers go'}, budget ${mib(size)}, commitWindow ${commitWindow}`
+    console.log(`  ${what}: ${mib(r.recordBytes)} of records in ${fmt(r.seconds, 1)} s, ${mib(r.deviceBytes)} written to the device: ${fmt(r.ratio, 2)} bytes written per byte kept (target <= 1.50)`)
+  }
 }

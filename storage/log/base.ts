@@ -33,6 +33,8 @@ export interface EventLogOptions {
   reserveFreeBytes?: number
   /** Accepted bytes not yet committed above which the log asks callers to stop sending ('pressure'). */
   maxPendingBytes?: number
+  /** How long a group may wait for more appends before it is written (ms); 0: at once. */
+  commitWindowMs?: number
   now?: () => number
   /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
   freeBytes?: (dir: string) => Promise<number>
@@ -94,7 +96,7 @@ export abstract class LogBase extends EventEmitter {
     this.store = store
     this.meta = meta
     this.segments = segments
-    this.opts = { now: Date.now, reserveFreeBytes: 0, maxPendingBytes: 0, freeBytes: statfsFree, ...opts }
+    this.opts = { now: Date.now, reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
     this.state = init.state
     this.lastSeqValue = init.lastSeq
     this.nextSeq = init.nextSeq

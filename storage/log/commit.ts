@@ -11,6 +11,10 @@
  * MUST: `reject-new` refuses an append that does not fit the budget or the disk's reserve, and
  *       counts it; nothing accepted is dropped.
  * SHOULD: appends that arrive while a commit is in flight go out as one write.
+ * SHOULD: with a commit window (storage.commitWindow), a group waits up to that long from its first
+ *         append for more, so a paced stream makes one write and one fsync per window, not one per
+ *         publish; it goes out at once when it is large, when memory is short or when someone waits
+ *         for it (flush, close).
  */
 import { StorageError } from '../errors.js'
 import type { PendingRecord } from '../codec.js'
@@ -24,6 +28,9 @@ import type { AppendCallback, CommitEvent, DropEvent, IngestCounters } from './b
 import { RetainedLog } from './retention.js'
 
 interface Group { records: PendingRecord[], cbs: Array<AppendCallback | undefined>, size: number }
+
+/** A group this large is written at once, whatever the commit window. */
+const WINDOW_FULL_BYTES = 256 * 1024
 
 function recordSize (input: AppendInput): number {
   return input.payload.length + input.topic.length + input.clientId.length + 12
@@ -41,6 +48,10 @@ export abstract class CommittingLog extends RetainedLog {
   private pressure = false
   private running = false
   private scheduled = false
+  /** When the first of the pending appends arrived (performance.now()), for the commit window. */
+  private pendingSince = 0
+  /** The run waiting for the commit window to pass. */
+  private windowTimer: NodeJS.Timeout | undefined
   private idle: Array<() => void> = []
 
   /**
@@ -79,6 +90,7 @@ export abstract class CommittingLog extends RetainedLog {
       clientId: input.clientId,
       username: input.username
     }
+    if (this.pending.length === 0) this.pendingSince = performance.now()
     this.pending.push(rec)
     this.pendingCbs.push(cb)
     this.pendingSize += size
@@ -87,14 +99,17 @@ export abstract class CommittingLog extends RetainedLog {
       this.pressure = true
       this.emit('pressure', true)
     }
-    this.schedule()
+    if (this.windowTimer !== undefined && this.due()) this.expedite()
+    else this.schedule()
   }
 
   /** Resolves when everything appended so far is committed (or given up at close). */
   async flush (): Promise<void> {
     if (!this.running && !this.scheduled && this.pending.length === 0 && !this.stateDirty && this.doomed.length === 0) return
     const idle = new Promise<void>(resolve => this.idle.push(resolve))
-    this.schedule()
+    // what waits in a commit window goes out now
+    if (this.windowTimer !== undefined) this.expedite()
+    else this.schedule()
     await idle
   }
 
@@ -106,10 +121,32 @@ export abstract class CommittingLog extends RetainedLog {
   protected schedule (): void {
     if (this.running || this.scheduled) return
     this.scheduled = true
-    setImmediate(() => {
+    const go = (): void => {
       this.scheduled = false
+      this.windowTimer = undefined
       void this.run()
-    })
+    }
+    const wait = this.pending.length > 0 && !this.due() ? this.opts.commitWindowMs - (performance.now() - this.pendingSince) : 0
+    if (wait > 0) this.windowTimer = setTimeout(go, Math.ceil(wait))
+    else setImmediate(go)
+  }
+
+  /** Runs now instead of at the end of the commit window. */
+  private expedite (): void {
+    clearTimeout(this.windowTimer)
+    this.windowTimer = undefined
+    this.scheduled = false
+    this.schedule()
+  }
+
+  /**
+   * Whether the pending group is to be written now: there is no commit window or it has passed,
+   * the group is large, memory is short (pressure), or someone waits for it (flush, close).
+   */
+  private due (): boolean {
+    const window = this.opts.commitWindowMs
+    return window <= 0 || this.idle.length > 0 || this.closed || this.pressure || this.pendingSize >= WINDOW_FULL_BYTES ||
+      performance.now() - this.pendingSince >= window
   }
 
   private take (): Group | undefined {
@@ -126,14 +163,15 @@ export abstract class CommittingLog extends RetainedLog {
     if (this.running) return
     this.running = true
     try {
-      let current = this.take()
+      let current = this.due() ? this.take() : undefined
       if (current === undefined) {
-        if (this.stateDirty || this.doomed.length > 0) await this.writeState()
+        // (a group waiting in its commit window carries the state when it is written)
+        if (this.pending.length === 0 && (this.stateDirty || this.doomed.length > 0)) await this.writeState()
       } else {
         let writing = this.writeGroup(current)
         for (;;) {
           const ok = await writing
-          const next = ok ? this.take() : undefined
+          const next = ok && this.due() ? this.take() : undefined
           if (next !== undefined) writing = this.writeGroup(next)
           this.settle(current, ok)
           if (next === undefined) break

@@ -21,8 +21,8 @@ export abstract class RetainedLog extends LogBase {
   protected doomed: Segment[] = []
   protected dropEvents: DropEvent[] = []
 
-  /** Changes the retention limits of a running log (hot reload); the byte budget applies at once. */
-  setRetention (limits: Partial<Pick<EventLogOptions, 'maxAgeMs' | 'maxBytes' | 'whenFull' | 'reserveFreeBytes' | 'maxPendingBytes'>>): void {
+  /** Changes the limits of a running log (hot reload); the byte budget applies at once, a commit window from the next group. */
+  setRetention (limits: Partial<Pick<EventLogOptions, 'maxAgeMs' | 'maxBytes' | 'whenFull' | 'reserveFreeBytes' | 'maxPendingBytes' | 'commitWindowMs'>>): void {
     this.opts = { ...this.opts, ...limits }
     if (this.opts.whenFull === 'drop-oldest' && this.opts.maxBytes > 0 && this.bytes > this.opts.maxBytes) {
       this.dropOldestWhile(() => this.bytes > this.opts.maxBytes, 'maxBytes')

@@ -2,11 +2,11 @@ import t from 'tap'
 import { EventLog, Store, type DropEvent } from '../../storage/index.js'
 import { tempDir, type TestContext } from '../helpers/gateway.js'
 
-interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number }
+interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, commitWindowMs?: number }
 
 async function openLog (t: TestContext, dir: string, o: Opts = {}): Promise<{ store: Store, log: EventLog }> {
   const store = await Store.open(dir)
-  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}) })
+  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
   t.teardown(async () => { await log.close(); await store.close() })
   return { store, log }
 }
@@ -28,6 +28,49 @@ t.test('appends arriving together are committed as one group, callbacks in order
   t.same(seqs, [...Array(100).keys()].map(i => i + 1))
   t.same(order, seqs, 'callbacks run in append order')
   t.equal(commits.length, 1, 'one LevelDB write for appends of one tick')
+})
+
+t.test('a commit window gathers appends that arrive one by one into one write; flush and close do not wait for it', async t => {
+  const dir = await tempDir(t)
+  const { log } = await openLog(t, dir, { commitWindowMs: 60_000 })
+  const commits: number[] = []
+  log.on('commit', (e: { records: number }) => commits.push(e.records))
+  const acked: number[] = []
+  const all: Array<Promise<number>> = []
+  for (let i = 0; i < 20; i++) {
+    all.push(append(log, 't', String(i)).then(seq => { acked.push(seq); return seq }))
+    // each append in a turn of the event loop of its own: without a window, most would be written alone
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  t.same(commits, [], 'nothing is written while the window is open')
+  t.same(acked, [], 'and nothing is acknowledged')
+  t.ok(log.pendingBytes > 0, 'the group waits in memory')
+  await log.flush()
+  t.same(commits, [20], 'flush writes the group at once, as one write')
+  t.same(await Promise.all(all), [...Array(20).keys()].map(i => i + 1), 'acknowledged in order')
+
+  // a window that passes by itself
+  log.setRetention({ commitWindowMs: 20 })
+  const more = await Promise.all([append(log, 't', 'a'), append(log, 't', 'b'), append(log, 't', 'c')])
+  t.same(more, [21, 22, 23])
+  t.same(commits, [20, 3], 'the window ended and wrote its group')
+
+  // close writes what waits, as flush does
+  log.setRetention({ commitWindowMs: 60_000 })
+  const last = append(log, 't', 'last')
+  await log.close()
+  t.equal(await last, 24, 'close writes the group waiting in its window')
+  t.same(commits, [20, 3, 1])
+})
+
+t.test('a group that reaches 256 KiB is written at once, whatever the window', async t => {
+  const { log } = await openLog(t, await tempDir(t), { commitWindowMs: 60_000 })
+  const commits: number[] = []
+  log.on('commit', (e: { records: number }) => commits.push(e.records))
+  const payload = Buffer.alloc(64 * 1024, 1)
+  const seqs = await Promise.all([...Array(4).keys()].map(async () => await append(log, 't', payload)))
+  t.same(seqs, [1, 2, 3, 4], 'acknowledged without a flush')
+  t.same(commits, [4])
 })
 
 t.test('read from any sequence number, across batches', async t => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import mqtt from 'mqtt'
 import { RawClient } from '../helpers/raw-mqtt.js'
-import { brokerUrl, connect, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
+import { brokerUrl, connect, eventually, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
 
 t.test('publishes land in the log in order, with what the device sent', async t => {
   const dir = await tempDir(t)
@@ -44,6 +44,22 @@ t.test('a QoS 1 publish is acknowledged only once it is in the log', async t => 
   }
   const records = await gw.log.read(1, 100)
   t.same(records.map(r => r.payload.toString()), [...Array(50).keys()].map(String))
+})
+
+t.test('storage.commitWindow: publishes from several devices, each on its own, go to disk as one write', async t => {
+  const gw = await startGateway(t, testConfig(await tempDir(t), 'storage: { commitWindow: 1s }'))
+  const commits: number[] = []
+  gw.log.on('commit', (e: { records: number }) => commits.push(e.records))
+  const devices = await Promise.all([0, 1, 2, 3, 4].map(async i => await connect(t, brokerUrl(gw), { clientId: `dev-${i}` })))
+  const acks: Array<Promise<unknown>> = []
+  for (const [i, d] of devices.entries()) {
+    acks.push(d.publishAsync(`devices/${i}/telemetry`, '{"t":21.5}', { qos: 1 }))
+    // the next device publishes once the gateway has this one: without a window, each would be written alone
+    await eventually('the gateway has the publish', () => gw.log.ingested.records[1] === i + 1)
+  }
+  await Promise.all(acks)
+  t.same(commits, [5], 'the five publishes were written and fsynced together')
+  t.equal(gw.log.stats().lastSeq, 5)
 })
 
 t.test('sequence numbers continue after a restart and are never reused', async t => {

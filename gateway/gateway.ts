@@ -56,6 +56,9 @@ export interface Gateway {
   close (): Promise<void>
 }
 
+/** How long after ready the HTTP client is loaded (see below). */
+const PRELOAD_AFTER_READY_MS = 1000
+
 function logOptions (config: Readonly<Config>, now?: () => number): EventLogOptions {
   const storage = config.storage
   return {
@@ -228,8 +231,13 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
 
     const stats = log.stats()
     logger.info({ event: 'started', gatewayId: config.gateway.id, dataDir, firstSeq: stats.firstSeq, lastSeq: stats.lastSeq, records: stats.records }, 'gateway started')
-    // loaded now that the gateway is ready, not on the way there, and not in the middle of the first delivery
-    if (config.bridges.length > 0 || config.subscriptions !== undefined) preloadHttpSink().catch(err => logger.warn({ err }, 'HTTP client failed to load'))
+    // The HTTP client is loaded a moment after the gateway is ready (not on the way there, nor in the
+    // way of the first health checks), so that the first delivery does not wait for it either.
+    if (config.bridges.length > 0 || config.subscriptions !== undefined) {
+      const preload = setTimeout(() => { preloadHttpSink().catch(err => logger.warn({ err }, 'HTTP client failed to load')) }, PRELOAD_AFTER_READY_MS)
+      preload.unref()
+      cleanups.push(async () => { clearTimeout(preload) })
+    }
 
     let closing: Promise<void> | undefined
     return {

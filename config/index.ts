@@ -3,5 +3,6 @@ export { parseConfig, loadConfig, defaultConfig, formatPath, type LoadedConfig }
 export { ConfigError, ConfigValueError, ConfigErrorCodes, type ConfigErrorCode, type ConfigIssue } from './errors.js'
 export { redactConfig, printConfig, REDACTED } from './redact.js'
 export { parseSize, parseDuration } from './units.js'
+export { loadBridgeDefaults, type BridgeDefaults } from './bridge-defaults.js'
 export { starterConfig, safeGatewayId, type StarterOptions } from './starter.js'
 export { readBoundedText, FileRefusedError } from './read-bounded.js'

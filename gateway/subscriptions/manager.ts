@@ -11,8 +11,7 @@ import {
   chooseStream, DEFAULT_TYPE, policyProblem, RequestError, subscriptionBridge, subscriptionBridgeName, suspendCheck,
   type Stream, type Subscription, type SubscriptionRequest, type SuspendWatch
 } from '../../bridges/index.js'
-import { parseDuration, type ConsumerConfig, type SubscriptionsConfig } from '../../config/index.js'
-import { bridgeWithDefaults } from '../../config/defaults.js'
+import { loadBridgeDefaults, parseDuration, type BridgeDefaults, type ConsumerConfig, type SubscriptionsConfig } from '../../config/index.js'
 import { SubscriptionStore, type Store } from '../../storage/index.js'
 import type { BridgeSet } from '../bridge-set.js'
 import type { Logger } from '../logger.js'
@@ -40,7 +39,7 @@ export class SubscriptionManager {
   /** Changes run one at a time. */
   private queue: Promise<unknown> = Promise.resolve()
 
-  private constructor (private readonly deps: SubscriptionManagerDeps) {
+  private constructor (private readonly deps: SubscriptionManagerDeps, private readonly withDefaults: BridgeDefaults) {
     this.db = new SubscriptionStore<Subscription>(deps.store)
     this.now = deps.now ?? Date.now
     this.config = deps.config
@@ -50,7 +49,7 @@ export class SubscriptionManager {
 
   /** Loads the stored subscriptions and starts the bridges of those accepted. */
   static async open (deps: SubscriptionManagerDeps): Promise<SubscriptionManager> {
-    const m = new SubscriptionManager(deps)
+    const m = new SubscriptionManager(deps, await loadBridgeDefaults())
     const stored = await m.db.all(id => deps.logger.warn({ event: 'store-damaged', store: 'subscriptions', id }, `subscription ${id} could not be read and is skipped`))
     for (const sub of stored) {
       m.subs.set(sub.id, sub)
@@ -89,7 +88,7 @@ export class SubscriptionManager {
   private bridgeConfig (sub: Subscription, consumer: ConsumerConfig) {
     const stream = chooseStream(sub.types, this.streams, this.deps.gatewayId, DEFAULT_TYPE)
     if (typeof stream === 'string') throw new RequestError(400, stream)
-    return subscriptionBridge(sub, consumer, stream.event, bridgeWithDefaults)
+    return subscriptionBridge(sub, consumer, stream.event, this.withDefaults)
   }
 
   private check (req: SubscriptionRequest, consumer: ConsumerConfig, except?: string): void {

@@ -4,8 +4,7 @@
  * few seconds, so a busy client does not read the log on every request).
  */
 import { compileBridge, DEFAULT_TYPE, messageId, registryDocument, toJSONFormat, type Stream } from '../../bridges/index.js'
-import type { Config } from '../../config/index.js'
-import { bridgeWithDefaults } from '../../config/defaults.js'
+import { loadBridgeDefaults, type Config } from '../../config/index.js'
 import type { EventLog } from '../../storage/index.js'
 
 const EXAMPLE_RECORDS = 200
@@ -23,6 +22,7 @@ export function registrySource (log: EventLog, config: () => Readonly<Config>, s
   const examples = async (cfg: Readonly<Config>): Promise<Map<string, unknown>> => {
     if (cached !== undefined && Date.now() - cached.at < CACHE_MS) return cached.examples
     const out = new Map<string, unknown>()
+    const bridgeWithDefaults = await loadBridgeDefaults()
     const from = Math.max(log.firstSeq, log.lastSeq - EXAMPLE_RECORDS + 1)
     const records = log.lastSeq >= from ? await log.read(from, EXAMPLE_RECORDS) : []
     for (const s of streamsOf(cfg)) {

@@ -66,9 +66,16 @@ t.test('a stalled disk pauses QoS 0 publishers by TCP backpressure: memory stays
   // held for several keepalive periods: the broker hears nothing from the client all that time
   const heldFrom = performance.now()
   const writtenThen = pub.written()
+  // a retry may still find a few KiB free on the full file system and commit: the gate then opens
+  // for as many publishes as were stored, which is not a leak
+  let committed = 0
+  const onCommit = (e: { records: number }): void => { committed += e.records }
+  gw.log.on('commit', onCommit)
   await eventually('the client held for 5 s (three times its keepalive timeout)', () => performance.now() - heldFrom > 5000, { timeoutMs: 20_000 })
+  gw.log.off('commit', onCommit)
   t.notOk(client.closed, 'the paused client is still connected')
-  t.ok(pub.written() - writtenThen < 2000, `the publisher is held (${pub.written() - writtenThen} publishes written in 5 s)`)
+  const moved = pub.written() - writtenThen
+  t.ok(moved < committed + 2000, `the publisher is held: ${moved} publishes written in 5 s, ${committed} records stored meanwhile`)
   // what was read before the pause plus one read of each connection: far from the unbounded queue of before
   t.ok(maxSeen <= maxPending + 256 * KiB, `bytes waiting to be stored stayed bounded: at most ${Math.round(maxSeen / KiB)} KiB (maxPendingBytes 256 KiB)`)
 

@@ -15,6 +15,7 @@ import type { Metrics } from '../metrics.js'
 import type { RateHistory } from '../rates.js'
 import { badRequest, notFound } from './errors.js'
 import { eventJson } from './event-json.js'
+import { healthAnswer, type HealthAnswer } from './health.js'
 import { pageJson, readPage } from './pages.js'
 
 export interface AdminContext {
@@ -89,11 +90,13 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     return name
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }))
-  app.get('/readyz', async (_req, reply) => {
-    const ready = ctx.ready()
-    return await reply.code(ready ? 200 : 503).send({ ready })
-  })
+  // server.ts answers GET for these without the framework; HEAD comes here
+  for (const path of ['/healthz', '/readyz']) {
+    app.get(path, async (_req, reply) => {
+      const answer = healthAnswer(path, ctx.ready) as HealthAnswer
+      return await reply.code(answer.status).send(answer.body)
+    })
+  }
   app.get('/metrics', async (_req, reply) => await reply.type(ctx.metrics.contentType).send(await ctx.metrics.text()))
 
   app.get('/api/status', async () => {

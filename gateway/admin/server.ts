@@ -1,22 +1,19 @@
 /**
- * The admin HTTP API: status, bridge control, dead letters, log inspection,
- * metrics and health, and the dashboard's page. JSON everywhere, request
- * bodies included; every error, the HTTP framework's and the HTTP parser's
- * too, is {"error":{"code":"FG_ERR_…","message":"…"}}. Requests a browser
- * could be made to send for a page of another site are refused first
- * (host.ts, origin.ts).
+ * The admin API's HTTP server. It answers the health checks itself, so that
+ * `/readyz` answers as soon as the gateway is up and a gateway nobody asks
+ * anything else never loads the HTTP framework (a fifth of a second of a Pi's
+ * core, and some 10 MiB). Any other request loads the API (app.ts) the first
+ * time and is handed to it, as is every request after.
  */
-import { timingSafeEqual } from 'node:crypto'
+import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { STATUS_CODES } from 'node:http'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import type { Config } from '../../config/index.js'
-import { AdminError, errorBody, forbidden, fromFramework } from './errors.js'
+import { AdminError, errorBody, fromFramework } from './errors.js'
+import { SECURITY_HEADERS } from './headers.js'
+import { healthAnswer } from './health.js'
 import { hostProblem } from './host.js'
-import { lazySchemaController } from './lazy-schemas.js'
-import { refuseCrossOrigin } from './origin.js'
-import { registerRoutes, type AdminContext } from './routes.js'
-import { DASHBOARD_PREFIX, registerWeb } from './web.js'
+import type { AdminContext } from './routes.js'
 
 export type { AdminContext } from './routes.js'
 
@@ -24,23 +21,6 @@ export interface AdminServer {
   readonly port: number
   readonly url: string
   close (): Promise<void>
-}
-
-/** Health checks, and the dashboard's page and files (the page asks for the token itself). */
-const OPEN_PATHS = new Set(['/healthz', '/readyz', '/'])
-const isOpen = (path: string): boolean => OPEN_PATHS.has(path) || path.startsWith(DASHBOARD_PREFIX)
-/** Request bodies are small JSON objects (a replay position, a list of sequence numbers). */
-const BODY_LIMIT = 64 * 1024
-
-function tokenMatches (header: string | undefined, token: string): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false
-  const given = Buffer.from(header.slice(7))
-  const want = Buffer.from(token)
-  return given.length === want.length && timingSafeEqual(given, want)
-}
-
-function send (reply: FastifyReply, err: AdminError): FastifyReply {
-  return reply.code(err.status).type('application/json; charset=utf-8').send(errorBody(err))
 }
 
 /** What Node's HTTP parser refuses (a URL or headers over 16 KiB, a garbled request), answered in our shape. */
@@ -52,58 +32,53 @@ function onClientError (err: NodeJS.ErrnoException, socket: Socket): void {
   socket.destroy()
 }
 
-export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyInstance {
-  const app = Fastify({
-    logger: false,
-    bodyLimit: BODY_LIMIT,
-    schemaController: lazySchemaController,
-    clientErrorHandler: onClientError,
-    // a URL that is not validly percent-encoded, a path segment over the router's length limit
-    frameworkErrors: (err, _req, reply) => { void send(reply, fromFramework(err) ?? new AdminError(400, 'FG_ERR_ADMIN_BAD_REQUEST', err.message)) }
-  })
-  // JSON is the only body the API takes; a form or text/plain body (what a page may send across
-  // origins without asking first) is refused with 415
-  app.removeContentTypeParser('text/plain')
-  const closing = new AbortController()
-  app.addHook('preClose', async () => closing.abort())
-  const hosts = { listen: cfg.host, allowed: cfg.allowedHosts }
-  app.addHook('onRequest', async (req: FastifyRequest) => {
-    const badHost = hostProblem(req.headers.host, hosts)
-    if (badHost !== undefined) throw forbidden(badHost)
-  })
-  app.addHook('onRequest', refuseCrossOrigin)
-  const token = cfg.token
-  if (token !== undefined) {
-    app.addHook('onRequest', async (req: FastifyRequest) => {
-      if (isOpen(req.url.split('?')[0] ?? '')) return
-      if (!tokenMatches(req.headers.authorization, token)) throw new AdminError(401, 'FG_ERR_ADMIN_UNAUTHORIZED', 'a valid bearer token is required')
-    })
-  }
-  app.setErrorHandler((err: Error & { statusCode?: number, code?: string, validation?: unknown }, _req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof AdminError) return send(reply, err)
-    const known = fromFramework(err)
-    if (known !== undefined) return send(reply, known)
-    ctx.logger.error({ err }, 'admin API request failed')
-    return send(reply, new AdminError(500, 'FG_ERR_ADMIN_INTERNAL', 'internal error'))
-  })
-  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) => {
-    void send(reply, new AdminError(404, 'FG_ERR_ADMIN_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`))
-  })
-  registerWeb(app)
-  registerRoutes(app, { ...ctx, closing: closing.signal })
-  return app
+/** JSON, with the headers the API's own answers carry. */
+function sendJson (res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
 }
 
 export async function startAdmin (cfg: Config['admin'], ctx: AdminContext): Promise<AdminServer> {
-  const app = buildAdmin(cfg, ctx)
-  await app.listen({ host: cfg.host, port: cfg.port })
-  const { port } = app.server.address() as AddressInfo
+  const hosts = { listen: cfg.host, allowed: cfg.allowedHosts }
+  let app: Promise<FastifyInstance> | undefined
+  const loadApp = async (): Promise<FastifyInstance> => await (app ??= import('./app.js').then(async ({ buildAdmin }) => {
+    const built = buildAdmin(cfg, ctx)
+    await built.ready()
+    return built
+  }))
+
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // a health check from anyone who may ask (its Host is one of ours); anything else, a refusal included, is the API's
+    if (req.method === 'GET' && hostProblem(req.headers.host, hosts) === undefined) {
+      const answer = healthAnswer((req.url ?? '').split('?')[0] ?? '', ctx.ready)
+      if (answer !== undefined) return sendJson(res, answer.status, JSON.stringify(answer.body))
+    }
+    loadApp().then(api => api.routing(req, res), (err: unknown) => {
+      ctx.logger.error({ err }, 'admin API failed to load')
+      sendJson(res, 500, errorBody(new AdminError(500, 'FG_ERR_ADMIN_INTERNAL', 'internal error')))
+    })
+  })
+  // as the HTTP framework has them: connections kept open 72 s between requests, no limit on a request's time
+  server.keepAliveTimeout = 72_000
+  server.requestTimeout = 0
+  server.on('clientError', onClientError)
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen({ host: cfg.host, port: cfg.port }, () => { server.off('error', reject); resolve() })
+  })
+  const { port } = server.address() as AddressInfo
   let closing: Promise<void> | undefined
   return {
     port,
     url: `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`,
     async close () {
-      closing ??= app.close()
+      closing ??= (async () => {
+        const stopped = new Promise<void>(resolve => server.close(() => resolve()))
+        // the API ends its long polls and answers 503 from here on; idle connections are closed now
+        await app?.then(async api => await api.close(), () => {})
+        server.closeIdleConnections()
+        await stopped
+      })()
       await closing
     }
   }

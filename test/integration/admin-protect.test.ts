@@ -71,6 +71,7 @@ t.test('a request naming a foreign host is refused (DNS rebinding); localhost, I
     t.match(await call(gw, 'GET', '/api/events', { host }), { status: 403, json: { error: { code: 'FG_ERR_ADMIN_FORBIDDEN', message: /Host header/ } } }, `Host: ${host}`)
   }
   t.match(await call(gw, 'POST', '/api/bridges/x/pause', { host: 'evil.example' }), { status: 403 }, 'before anything else')
+  for (const path of ['/healthz', '/readyz']) t.match(await call(gw, 'GET', path, { host: 'evil.example' }), { status: 403, json: { error: { code: 'FG_ERR_ADMIN_FORBIDDEN' } } }, `${path} too`)
   for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `GATEWAY.lan:${port}`, `192.168.1.20:${port}`]) {
     t.equal((await call(gw, 'GET', '/api/events', { host })).status, 200, `Host: ${host}`)
   }

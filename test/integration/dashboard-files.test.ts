@@ -93,6 +93,12 @@ tap.test('API responses carry the same headers, are not cached, and allow no oth
   t.equal(status.headers['cache-control'], 'no-store')
   hasSecurityHeaders(t, await call(gw, '/api/nothing'), 'an error')
   hasSecurityHeaders(t, await call(gw, '/metrics', { headers: evil }), '/metrics')
+  for (const path of ['/healthz', '/readyz']) {
+    const health = await call(gw, path)
+    t.equal(health.status, 200)
+    hasSecurityHeaders(t, health, path)
+    t.equal(health.headers['cache-control'], 'no-store', `${path} is not cached`)
+  }
   const preflight = await call(gw, '/api/bridges/cloud/pause', { method: 'OPTIONS', headers: { ...evil, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } })
   t.ok(preflight.status >= 400, `a CORS preflight is not granted (${preflight.status})`)
   hasSecurityHeaders(t, preflight, 'the preflight')

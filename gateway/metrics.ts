@@ -2,13 +2,22 @@
  * Prometheus metrics. Counters that already exist elsewhere (log stats, bridge
  * status) are read at scrape time, so the hot path pays nothing for them.
  * Label sets are bounded: QoS, drop reason, bridge name, status class.
+ *
+ * The metrics library (prom-client) is loaded by the first scrape, not at
+ * start: a gateway nobody scrapes never loads it. The histograms observed
+ * as things happen (commits, upstream requests) are kept here until then,
+ * and the library's registry reads them (histogram.ts).
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { Counter, Registry } from 'prom-client'
 import type { BridgeStatus } from '../bridges/index.js'
 import { DROP_REASONS, type CommitEvent, type DeadLetterStore, type EventLog } from '../storage/index.js'
 import type { SecurityStatsSnapshot } from './auth/index.js'
+import { LiveHistogram } from './histogram.js'
 import type { StoreHealth } from './store-health.js'
+
+/** The Prometheus text format, version 0.0.4 (what the registry writes). */
+const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 export interface MetricsSources {
   log: EventLog
@@ -32,14 +41,24 @@ function mirror (counter: Counter<string>, labels: Record<string, string>, value
 }
 
 export class Metrics {
-  readonly registry = new Registry()
-  private readonly commitRecords: Histogram<string>
-  private readonly commitSeconds: Histogram<string>
-  private readonly requestSeconds: Histogram<'bridge' | 'status_class'>
-  private readonly loopDelay: IntervalHistogram
+  private readonly commitRecords = new LiveHistogram('flowgate_commit_records', 'Records per group commit.', [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000])
+  private readonly commitSeconds = new LiveHistogram('flowgate_commit_duration_seconds', 'Time of one group commit (LevelDB write, fsync when durability is sync).', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1])
+  private readonly requestSeconds = new LiveHistogram('flowgate_bridge_request_duration_seconds', 'Upstream HTTP request time, by bridge and status class (2xx, 4xx, 5xx, timeout, error).',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], ['bridge', 'status_class'])
+  // sampled every 10 ms; each scrape reports what happened since the previous one
+  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 })
+  private registry: Promise<Registry> | undefined
 
-  constructor (src: MetricsSources) {
-    const r = this.registry
+  constructor (private readonly src: MetricsSources) {
+    this.loopDelay.enable()
+    src.log.on('commit', (e: CommitEvent) => this.observeCommit(e))
+  }
+
+  /** The registry, with every metric; prom-client is loaded here. */
+  private async build (): Promise<Registry> {
+    const { Counter, Gauge, Registry } = await import('prom-client')
+    const r = new Registry()
+    const src = this.src
     const seen = new Map<string, number>()
     const log = src.log
     const qos = ['0', '1', '2']
@@ -52,8 +71,8 @@ export class Metrics {
       name: 'flowgate_ingested_bytes_total', help: 'Payload bytes accepted into the event log, by QoS.', labelNames: ['qos'], registers: [r],
       collect () { qos.forEach((q, i) => mirror(this, { qos: q }, log.ingested.bytes[i] ?? 0, seen)) }
     })
-    this.commitRecords = new Histogram({ name: 'flowgate_commit_records', help: 'Records per group commit.', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000], registers: [r] })
-    this.commitSeconds = new Histogram({ name: 'flowgate_commit_duration_seconds', help: 'Time of one group commit (LevelDB write, fsync when durability is sync).', buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1], registers: [r] })
+    this.commitRecords.registerIn(r)
+    this.commitSeconds.registerIn(r)
     new Gauge({ name: 'flowgate_log_bytes', help: 'Bytes held by the event log.', registers: [r], collect () { this.set(log.stats().bytes) } })
     new Gauge({ name: 'flowgate_log_records', help: 'Records held by the event log.', registers: [r], collect () { this.set(log.stats().records) } })
     new Gauge({ name: 'flowgate_log_last_sequence', help: 'Newest committed sequence number.', registers: [r], collect () { this.set(log.lastSeq) } })
@@ -119,13 +138,8 @@ export class Metrics {
       name: 'flowgate_bridge_oldest_undelivered_age_seconds', help: 'Age of the oldest event the bridge has not settled; 0 when caught up.', labelNames: ['bridge'], registers: [r],
       async collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, await src.bridgeOldestAge(b.name)) }
     })
-    this.requestSeconds = new Histogram({
-      name: 'flowgate_bridge_request_duration_seconds', help: 'Upstream HTTP request time, by bridge and status class (2xx, 4xx, 5xx, timeout, error).', labelNames: ['bridge', 'status_class'], registers: [r],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
-    })
-    // sampled every 10 ms; each scrape reports what happened since the previous one
-    const loop = this.loopDelay = monitorEventLoopDelay({ resolution: 10 })
-    loop.enable()
+    this.requestSeconds.registerIn(r)
+    const loop = this.loopDelay
     new Gauge({
       name: 'flowgate_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape, by quantile (1: the longest stall); from perf_hooks.monitorEventLoopDelay.', labelNames: ['quantile'], registers: [r],
       collect () {
@@ -156,7 +170,7 @@ export class Metrics {
         collect () { mirror(this, {}, security().publishThrottledSeconds, seen) }
       })
     }
-    log.on('commit', (e: CommitEvent) => this.observeCommit(e))
+    return r
   }
 
   observeCommit (e: CommitEvent): void {
@@ -166,7 +180,7 @@ export class Metrics {
 
   observeRequest (bridge: string, status: number | 'timeout' | 'error', durationMs: number): void {
     const statusClass = typeof status === 'number' ? `${Math.floor(status / 100)}xx` : status
-    this.requestSeconds.observe({ bridge, status_class: statusClass }, durationMs / 1000)
+    this.requestSeconds.observe(durationMs / 1000, bridge, statusClass)
   }
 
   /** Stops sampling the event loop. Idempotent. */
@@ -175,10 +189,11 @@ export class Metrics {
   }
 
   async text (): Promise<string> {
-    return await this.registry.metrics()
+    this.registry ??= this.build()
+    return await (await this.registry).metrics()
   }
 
   get contentType (): string {
-    return this.registry.contentType
+    return CONTENT_TYPE
   }
 }

@@ -22,4 +22,8 @@ const header = [
   `export const schemaHash = ${JSON.stringify(schemaHash(ConfigSchema))}`,
   `export const schema = ${JSON.stringify(schema)}`
 ].join('\n')
-await writeFile(fileURLToPath(new URL(`../config/${GENERATED_FILE}`, import.meta.url)), `${header}\n${code}\n`)
+// ASCII only (\uXXXX for the rest, in strings as in the odd comment): V8 keeps a module's source in
+// memory for as long as the process runs, and one character past Latin-1 (a `…` in a description)
+// would make it a string of two bytes a character
+const ascii = (text: string): string => text.replace(/[\u0080-\uffff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+await writeFile(fileURLToPath(new URL(`../config/${GENERATED_FILE}`, import.meta.url)), ascii(`${header}\n${code}\n`))

@@ -56,9 +56,6 @@ export interface Gateway {
   close (): Promise<void>
 }
 
-/** How long after ready the HTTP client is loaded (see below). */
-const PRELOAD_AFTER_READY_MS = 1000
-
 function logOptions (config: Readonly<Config>, now?: () => number): EventLogOptions {
   const storage = config.storage
   return {
@@ -231,12 +228,11 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
 
     const stats = log.stats()
     logger.info({ event: 'started', gatewayId: config.gateway.id, dataDir, firstSeq: stats.firstSeq, lastSeq: stats.lastSeq, records: stats.records }, 'gateway started')
-    // The HTTP client is loaded a moment after the gateway is ready (not on the way there, nor in the
-    // way of the first health checks), so that the first delivery does not wait for it either.
+    // The HTTP client is loaded when the first device connects: publishes (and so deliveries) are
+    // coming, and the first delivery need not wait for it. Until then a gateway does without its
+    // memory (some 7 MiB); one that has delivered keeps it.
     if (config.bridges.length > 0 || config.subscriptions !== undefined) {
-      const preload = setTimeout(() => { preloadHttpSink().catch(err => logger.warn({ err }, 'HTTP client failed to load')) }, PRELOAD_AFTER_READY_MS)
-      preload.unref()
-      cleanups.push(async () => { clearTimeout(preload) })
+      broker.once('client', () => { preloadHttpSink().catch(err => logger.warn({ err }, 'HTTP client failed to load')) })
     }
 
     let closing: Promise<void> | undefined

@@ -45,12 +45,13 @@ export class Metrics {
   private readonly commitSeconds = new LiveHistogram('flowgate_commit_duration_seconds', 'Time of one group commit (LevelDB write, fsync when durability is sync).', [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1])
   private readonly requestSeconds = new LiveHistogram('flowgate_bridge_request_duration_seconds', 'Upstream HTTP request time, by bridge and status class (2xx, 4xx, 5xx, timeout, error).',
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], ['bridge', 'status_class'])
-  // sampled every 10 ms; each scrape reports what happened since the previous one
-  private readonly loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 })
+  // sampled every 10 ms from the first scrape on (not before: a timer 100 times a second keeps an
+  // idle gateway's core awake); each scrape reports what happened since the previous one
+  private loopDelay: IntervalHistogram | undefined
+  private closed = false
   private registry: Promise<Registry> | undefined
 
   constructor (private readonly src: MetricsSources) {
-    this.loopDelay.enable()
     src.log.on('commit', (e: CommitEvent) => this.observeCommit(e))
   }
 
@@ -139,9 +140,10 @@ export class Metrics {
       async collect () { for (const b of src.bridges()) this.set({ bridge: b.name }, await src.bridgeOldestAge(b.name)) }
     })
     this.requestSeconds.registerIn(r)
-    const loop = this.loopDelay
+    const loop = this.loopDelay = monitorEventLoopDelay({ resolution: 10 })
+    if (!this.closed) loop.enable()
     new Gauge({
-      name: 'flowgate_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape, by quantile (1: the longest stall); from perf_hooks.monitorEventLoopDelay.', labelNames: ['quantile'], registers: [r],
+      name: 'flowgate_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape, by quantile (1: the longest stall); from perf_hooks.monitorEventLoopDelay, sampled from the first scrape on.', labelNames: ['quantile'], registers: [r],
       collect () {
         const none = loop.count === 0
         for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, none ? 0 : loop.percentile(q * 100) / 1e9)
@@ -185,7 +187,8 @@ export class Metrics {
 
   /** Stops sampling the event loop. Idempotent. */
   close (): void {
-    this.loopDelay.disable()
+    this.closed = true
+    this.loopDelay?.disable()
   }
 
   async text (): Promise<string> {

@@ -70,4 +70,10 @@ t.test('a monthly 7-day window started and reloaded: no stall above 50 ms', asyn
 
   const metrics = await (await fetch(`${gw.admin?.url ?? ''}/metrics`)).text()
   t.match(metrics, /^flowgate_event_loop_delay_seconds\{quantile="1"\} [0-9.e-]+$/m, '/metrics exports the event-loop delay')
+  // the first scrape started the sampling: a stall after it shows in the next one
+  const until = performance.now() + 80
+  while (performance.now() < until) { /* the event loop is held */ }
+  const next = await (await fetch(`${gw.admin?.url ?? ''}/metrics`)).text()
+  const longest = Number(/^flowgate_event_loop_delay_seconds\{quantile="1"\} ([0-9.e-]+)$/m.exec(next)?.[1])
+  t.ok(longest >= 0.07, `a stall of 80 ms shows in the next scrape (longest ${longest} s)`)
 })

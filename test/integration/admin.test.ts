@@ -194,6 +194,24 @@ t.test('a bearer token protects everything but health checks', async t => {
   t.equal((await api(gw, 'GET', '/readyz')).status, 200)
 })
 
+t.test('the requests that arrive together while the API loads are each answered; HEAD works on the health checks', async t => {
+  const gw = await startGateway(t, testConfig(await tempDir(t), ''))
+  // the first requests other than a health check load the API: none of them waits for another, none is lost
+  const answers = await Promise.all([
+    api(gw, 'GET', '/api/status'), api(gw, 'GET', '/readyz'), api(gw, 'GET', '/api/nothing'),
+    api(gw, 'POST', '/api/bridges/none/pause'), api(gw, 'GET', '/api/status'), api(gw, 'GET', '/healthz')
+  ])
+  t.same(answers.map(a => a.status), [200, 200, 404, 404, 200, 200])
+  t.equal(answers[0]?.json.log.lastSeq, 0)
+  t.same(answers[1]?.json, { ready: true })
+  t.equal(answers[2]?.json.error.code, 'FG_ERR_ADMIN_NOT_FOUND')
+  for (const path of ['/healthz', '/readyz']) {
+    const head = await request(`${gw.admin?.url ?? ''}${path}`, { method: 'HEAD' })
+    await head.body.dump()
+    t.equal(head.statusCode, 200, `HEAD ${path}`)
+  }
+})
+
 t.test('status names the gateway and its log budget; /api/rates holds recent ingest and delivery rates', async t => {
   const receiver = await startOpsReceiver(t)
   const gw = await startGateway(t, testConfig(await tempDir(t), `storage:

@@ -11,6 +11,7 @@
 import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type { Options, ValidateFunction } from 'ajv'
+import { distUrl } from './paths.js'
 import type { Config } from './schema.js'
 
 /** The options both ways of compiling use; defaults are filled in by the validator itself. */
@@ -37,7 +38,7 @@ interface Generated { schemaHash: string, schema: SchemaNode, validate: Validate
 
 async function generated (): Promise<Generated | undefined> {
   try {
-    return await import(new URL(GENERATED_FILE, import.meta.url).href) as Generated
+    return await import(distUrl(`config/${GENERATED_FILE}`).href) as Generated
   } catch {
     return undefined
   }

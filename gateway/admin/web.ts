@@ -6,10 +6,10 @@
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { extname, join, relative, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { distPath } from '../../config/index.js'
 import { notFound } from './errors.js'
 import { SECURITY_HEADERS } from './headers.js'
 
@@ -26,7 +26,7 @@ const TYPES: Record<string, string> = {
 
 interface Asset { type: string, body: Buffer, gzip: Buffer, etag: string }
 
-const defaultDir = fileURLToPath(new URL('./dashboard/', import.meta.url))
+const defaultDir = distPath('gateway/admin/dashboard/')
 
 /** The files served, by path below DASHBOARD_PREFIX: html, css, js and svg only (no source maps). */
 export async function loadAssets (dir = defaultDir): Promise<Map<string, Asset>> {

@@ -2,16 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { chmod, chown, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { starterConfig } from '../../config/index.js'
+import { distPath, starterConfig } from '../../config/index.js'
 import { EXIT_OK, FlowgateError } from '../errors.js'
 import { GATEWAY_NODE_FLAGS } from '../runtime.js'
 import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
 
 /** The unit shipped in the package, and the command it starts. */
-const UNIT_FILE = fileURLToPath(new URL('../../../config/flowgate.service', import.meta.url))
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url))
+const UNIT_FILE = distPath('../config/flowgate.service')
+/** The `flowgate` command (package.json's bin): the bundled command. */
+const CLI = distPath('gateway/flowgate.js')
 /** The data directory of the unit's StateDirectory=flowgate. */
 const SERVICE_DATA_DIR = '/var/lib/flowgate'
 /** The user the unit runs as. */

@@ -1,5 +1,5 @@
 /**
- * bench:pi's gateway: the `flowgate start` command (dist/gateway/cli.js with
+ * bench:pi's gateway: the `flowgate start` command (dist/gateway/flowgate.js, with
  * the runtime flags of its first line) as a child process, confined to one CPU
  * with taskset and placed in a memory-limited cgroup. Reads its JSON log for
  * its ports, and /proc for its memory and CPU time.
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 import type { MemoryCeiling } from './cgroup.js'
 
-const cli = fileURLToPath(new URL('../../gateway/cli.js', import.meta.url))
+const cli = fileURLToPath(new URL('../../gateway/flowgate.js', import.meta.url))
 
 export interface PiGateway {
   proc: ChildProcess

@@ -6,7 +6,8 @@ import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 import { repoRoot } from './paths.js'
 import type { TestContext } from './gateway.js'
 
-export const cliPath = join(repoRoot, 'dist', 'gateway', 'cli.js')
+/** The `flowgate` command as package.json's bin names it: the bundled build (scripts/build-bundle.ts). */
+export const cliPath = join(repoRoot, 'dist', 'gateway', 'flowgate.js')
 
 export interface ChildGateway {
   proc: ChildProcess

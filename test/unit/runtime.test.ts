@@ -5,7 +5,8 @@ import t from 'tap'
 import { GATEWAY_NODE_FLAGS } from '../../gateway/runtime.js'
 import { repoRoot } from '../helpers/paths.js'
 
-const sources = [join(repoRoot, 'gateway', 'cli.ts'), join(repoRoot, 'dist', 'gateway', 'cli.js')]
+// the source, its build, and the bundled command that package.json's bin names
+const sources = [join(repoRoot, 'gateway', 'cli.ts'), join(repoRoot, 'dist', 'gateway', 'cli.js'), join(repoRoot, 'dist', 'gateway', 'flowgate.js')]
 
 t.test('the flowgate command starts node with the gateway runtime settings', async t => {
   for (const file of sources) {

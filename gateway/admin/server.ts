@@ -41,10 +41,14 @@ function sendJson (res: ServerResponse, status: number, text: string): void {
 export async function startAdmin (cfg: Config['admin'], ctx: AdminContext): Promise<AdminServer> {
   const hosts = { listen: cfg.host, allowed: cfg.allowedHosts }
   let app: Promise<FastifyInstance> | undefined
+  // one load for the requests that arrive meanwhile; after a failure the next request tries again
   const loadApp = async (): Promise<FastifyInstance> => await (app ??= import('./app.js').then(async ({ buildAdmin }) => {
     const built = buildAdmin(cfg, ctx)
     await built.ready()
     return built
+  }).catch((err: unknown) => {
+    app = undefined
+    throw err
   }))
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

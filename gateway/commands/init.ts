@@ -25,7 +25,7 @@ function unitWord (word: string): string {
 
 /**
  * The shipped unit with this installation's paths: the node running now, its
- * runtime flags, this package's cli.js, the config file and the environment
+ * runtime flags, this package's command (flowgate.js), the config file and the environment
  * file beside it. Paths under /home or /root need ProtectHome=read-only.
  */
 export function renderUnit (template: string, paths: { node: string, cli: string, config: string }): string {

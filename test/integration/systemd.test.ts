@@ -16,7 +16,7 @@ const hasSystemdAnalyze = found('systemd-analyze')
 
 t.test('the shipped unit starts the gateway with the runtime flags, hardened, restarting unless the config is invalid', async t => {
   const unit = await readFile(unitFile, 'utf8')
-  t.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${GATEWAY_NODE_FLAGS.join(' ')} /usr/lib/node_modules/flowgate/dist/gateway/cli\\.js start --config /etc/flowgate/flowgate\\.yaml$`, 'm'))
+  t.match(unit, new RegExp(`^ExecStart=/usr/bin/node ${GATEWAY_NODE_FLAGS.join(' ')} /usr/lib/node_modules/flowgate/dist/gateway/flowgate\\.js start --config /etc/flowgate/flowgate\\.yaml$`, 'm'))
   for (const line of ['Type=notify', 'NotifyAccess=all', 'User=flowgate', 'StateDirectory=flowgate', 'ProtectSystem=strict', 'NoNewPrivileges=yes',
     'ExecReload=/bin/kill -HUP $MAINPID', 'Restart=on-failure', 'RestartPreventExitStatus=2', 'StartLimitBurst=5']) {
     t.ok(unit.split('\n').includes(line), line)
@@ -39,9 +39,9 @@ t.test('systemd rates the shipped unit as hardened', { skip: exposure !== undefi
 
 t.test('a unit printed for an installation under /home may read it', async t => {
   const unit = await readFile(unitFile, 'utf8')
-  const home = renderUnit(unit, { node: '/home/pi/.nvm/versions/node/v22.12.0/bin/node', cli: '/home/pi/.nvm/lib/node_modules/flowgate/dist/gateway/cli.js', config: '/etc/flowgate/flowgate.yaml' })
+  const home = renderUnit(unit, { node: '/home/pi/.nvm/versions/node/v22.12.0/bin/node', cli: '/home/pi/.nvm/lib/node_modules/flowgate/dist/gateway/flowgate.js', config: '/etc/flowgate/flowgate.yaml' })
   t.match(home, /^ProtectHome=read-only$/m)
-  const system = renderUnit(unit, { node: '/usr/bin/node', cli: '/usr/lib/node_modules/flowgate/dist/gateway/cli.js', config: '/etc/flowgate/my 100% site.yaml' })
+  const system = renderUnit(unit, { node: '/usr/bin/node', cli: '/usr/lib/node_modules/flowgate/dist/gateway/flowgate.js', config: '/etc/flowgate/my 100% site.yaml' })
   t.match(system, /^ProtectHome=yes$/m)
   t.match(system, /^ExecStart=\/usr\/bin\/node .* start --config "\/etc\/flowgate\/my 100%% site\.yaml"$/m, 'a path with a space is quoted, % doubled')
 })

@@ -164,13 +164,30 @@ export class Segment implements SegmentSummary {
     await db.put(key, value, { sync } as { sync: boolean })
   }
 
+  /**
+   * A read of the open database, made again on a fresh handle when the segment was closed under it:
+   * a held write's retry closes its segment to clear LevelDB's error, and the reader cache closes
+   * segments read long ago, whatever reads are still under way there.
+   */
+  private async read<T> (op: (db: SegmentDb) => Promise<T>): Promise<T> {
+    for (;;) {
+      const db = await this.handle()
+      try {
+        return await op(db)
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'LEVEL_DATABASE_NOT_OPEN' || this.db === db) throw err
+      }
+    }
+  }
+
   /** The newest batch, or undefined for an empty segment. */
   async lastBatch (): Promise<{ seq: number, value: Buffer } | undefined> {
-    const db = await this.handle()
     // by key, as batches() reads (see there)
-    const [key] = await db.keys({ reverse: true, limit: 1 }).all()
-    const value = key === undefined ? undefined : await db.get(key)
-    return key === undefined || value === undefined ? undefined : { seq: Number(key), value }
+    return await this.read(async db => {
+      const [key] = await db.keys({ reverse: true, limit: 1 }).all()
+      const value = key === undefined ? undefined : await db.get(key)
+      return key === undefined || value === undefined ? undefined : { seq: Number(key), value }
+    })
   }
 
   /**
@@ -181,18 +198,18 @@ export class Segment implements SegmentSummary {
    * (reading a log of 250 KB records over and over grew the process by 170 MiB a pass).
    */
   async * batches (fromSeq: number, opts: { fillCache?: boolean } = {}): AsyncGenerator<{ seq: number, value: Buffer }> {
-    const db = await this.handle()
     const fillCache = opts.fillCache ?? true
-    const [start] = await db.keys({ lte: seqKey(fromSeq), reverse: true, limit: 1 }).all()
+    const [start] = await this.read(async db => await db.keys({ lte: seqKey(fromSeq), reverse: true, limit: 1 }).all())
     let range: { gte: string } | { gt: string } = { gte: seqKey(fromSeq) }
     // one batch first, then twice as many each time: a reader that wants a few records (a batch
     // can hold a thousand) does not fetch dozens of batches it will not look at
     let want = 1
     for (;;) {
       // the first batch is the one found above, when one starts at or before fromSeq
-      const keys: string[] = want === 1 && start !== undefined ? [start] : await db.keys({ ...range, limit: want, fillCache }).all()
+      const next = range
+      const keys: string[] = want === 1 && start !== undefined ? [start] : await this.read(async db => await db.keys({ ...next, limit: want, fillCache }).all())
       if (keys.length === 0) return
-      const values = await db.getMany(keys, { fillCache })
+      const values = await this.read(async db => await db.getMany(keys, { fillCache }))
       for (let i = 0; i < keys.length; i++) {
         const value = values[i]
         if (value !== undefined) yield { seq: Number(keys[i]), value }
@@ -205,8 +222,7 @@ export class Segment implements SegmentSummary {
 
   /** Every batch key, in order (reads the values too: LevelDB keeps them in the same blocks). */
   async keys (): Promise<number[]> {
-    const db = await this.handle()
-    return (await db.keys({ fillCache: false }).all()).map(Number)
+    return (await this.read(async db => await db.keys({ fillCache: false }).all())).map(Number)
   }
 
   /** Marks a reader; the segment stays on disk until every reader has let go. */

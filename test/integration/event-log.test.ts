@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import t from 'tap'
 import { EventLog, Store, type DropEvent } from '../../storage/index.js'
 import { tempDir, type TestContext } from '../helpers/gateway.js'
@@ -207,4 +208,30 @@ t.test('reject-new refuses appends once the budget is reached, and counts them',
   t.equal(log.stats().drops.rejected, refused)
   t.equal(log.stats().drops.maxBytes, 0, 'nothing already stored was dropped')
   t.same((await log.read(0, 100)).map(r => r.seq), [...Array(accepted).keys()].map(i => i + 1))
+})
+
+t.test('a read under way when its segment is closed (a held write retried, the reader cache) still returns every batch', async t => {
+  const { Segment } = await import('../../storage/log/segment.js')
+  const { seqKey } = await import('../../storage/keys.js')
+  const seg = new Segment(join(await tempDir(t), '000000000001'), 1, { writeBufferSize: 4 * 1024 * 1024 })
+  await seg.create()
+  t.teardown(async () => await seg.close())
+  for (let seq = 1; seq <= 3; seq++) await seg.put(seqKey(seq), Buffer.from(`batch ${seq}`), true)
+  // the segment is closed while the read waits for each of its steps in turn
+  for (let step = 0; step < 4; step++) {
+    const reading = (async () => {
+      const seen: number[] = []
+      for await (const b of seg.batches(1)) seen.push(b.seq)
+      return seen
+    })()
+    for (let i = 0; i < step; i++) await Promise.resolve()
+    await seg.close()
+    t.same(await reading, [1, 2, 3], `closed after ${step} turns: every batch read`)
+  }
+  const closing = seg.close()
+  t.same(await seg.lastBatch(), { seq: 3, value: Buffer.from('batch 3') }, 'the newest batch, read while the segment closes')
+  await closing
+  const keys = seg.keys()
+  await seg.close()
+  t.same(await keys, [1, 2, 3], 'its keys, read while it closed')
 })

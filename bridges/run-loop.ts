@@ -14,7 +14,7 @@
  * SHOULD: delivery does not wait for cursor writes; the stored cursor trails the delivered
  *         one by at most maxUnstored events, and a crash resends from it.
  */
-import type { EventLog, LogRecord } from '../storage/index.js'
+import type { EventLog, LogRecord, RecordWait } from '../storage/index.js'
 import type { BridgeCounts, BridgeLogger } from './bridge.js'
 import type { CompiledBridge } from './compile.js'
 import type { CursorWriter } from './cursor-writer.js'
@@ -49,6 +49,8 @@ export class RunLoop {
   private sent = 0
   /** The most delivered events the stored cursor may trail by (what a crash can resend beyond the request in flight). */
   private readonly maxUnstored: number
+  /** The wait the loop is in: run() ends it when the bridge stops or a request fails. */
+  private waiting: RecordWait | undefined
 
   constructor (private readonly cfg: CompiledBridge, private readonly deps: RunLoopDeps) {
     this.maxUnstored = Math.max(2 * cfg.maxEvents, MIN_UNSTORED_EVENTS)
@@ -72,6 +74,10 @@ export class RunLoop {
     /** A request failed other than by an answer (it threw): the loop ends with its error. */
     let failure: { err: unknown } | undefined
     const failed = new AbortController()
+    // one listener each for the whole run, not one per wait (see waitForRecord)
+    const stopWaiting = (): void => { this.waiting?.cancel() }
+    signal.addEventListener('abort', stopWaiting, { once: true })
+    failed.signal.addEventListener('abort', stopWaiting, { once: true })
     const check = (): void => {
       if (failure !== undefined) throw failure.err
     }
@@ -173,6 +179,8 @@ export class RunLoop {
         }
       }
     } finally {
+      signal.removeEventListener('abort', stopWaiting)
+      failed.signal.removeEventListener('abort', stopWaiting)
       // after an abort the requests in flight are aborted too; close() returns once they have settled
       while (requests.size > 0) await Promise.all([...requests])
     }
@@ -187,27 +195,21 @@ export class RunLoop {
 
   /**
    * Waits until record `seq` is committed, at most `timeoutMs` or until `until` settles, or
-   * until the bridge stops or `failed` aborts (a request failed).
-   * The log leaves its abort listener on the signal it is given, so it gets a signal of its
-   * own for each wait: with the bridge's long-lived signal, every idle wait would add a
-   * listener that is never removed (a leak, and a MaxListenersExceededWarning). For the same
-   * reason `failed` is a signal (its listener is removed), not a promise that would keep a
-   * callback for every wait.
+   * until the bridge stops or `failed` aborts (a request failed): run() ends the wait in
+   * `waiting` then. A bridge at the tail waits once or more per commit, so a wait allocates
+   * little: an AbortController and listeners on the run's signals for each wait were most of
+   * what the loop allocated, and outlived the young generation often enough to fill the old one.
    */
   private async waitForRecord (seq: number, failed: AbortSignal, opts: { timeoutMs?: number, until?: Promise<unknown> } = {}): Promise<void> {
-    const signal = this.deps.signal
-    if (signal.aborted || failed.aborted) return
-    const wait = new AbortController()
-    const stop = (): void => { wait.abort() }
-    signal.addEventListener('abort', stop, { once: true })
-    failed.addEventListener('abort', stop, { once: true })
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(stop, opts.timeoutMs)
-    opts.until?.then(stop, stop)
+    if (this.deps.signal.aborted || failed.aborted) return
+    const wait = this.deps.log.wait(seq)
+    this.waiting = wait
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(wait.cancel, opts.timeoutMs)
+    opts.until?.then(wait.cancel, wait.cancel)
     try {
-      await this.deps.log.waitFor(seq, wait.signal)
+      await wait.done
     } finally {
-      signal.removeEventListener('abort', stop)
-      failed.removeEventListener('abort', stop)
+      this.waiting = undefined
       if (timer !== undefined) clearTimeout(timer)
     }
   }

@@ -24,6 +24,7 @@ import { SegmentSet } from './log/segments.js'
 import { recover, type Recovered } from './log/recover.js'
 import { WRITE_BUFFER_BYTES } from './log/sizing.js'
 import { CommittingLog } from './log/commit.js'
+import { SETTLED, type RecordWait } from './log/tail-cache.js'
 import type { EventLogOptions, LogStats } from './log/base.js'
 import type { LogRecord } from './record.js'
 import type { Store } from './store.js'
@@ -96,6 +97,15 @@ export class EventLog extends CommittingLog {
   /** The sequence number of the first record received at or after `timeMs` (lastSeq + 1 if none). */
   async seekTime (timeMs: number): Promise<number> {
     return await this.reader.seekTime(timeMs)
+  }
+
+  /** A wait for a record with sequence number >= seq, ended by its commit or by the wait's `cancel`. */
+  wait (seq: number): RecordWait {
+    if (this.lastSeqValue >= seq || this.closed) {
+      this.cache.followed(this.opts.now())
+      return SETTLED
+    }
+    return this.cache.wait(seq, this.opts.now())
   }
 
   /** Resolves once a record with sequence number >= seq is committed, or when `signal` aborts. */

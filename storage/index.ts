@@ -1,6 +1,7 @@
 export { Store, type Sublevel, type SublevelName, type StoreOp } from './store.js'
 export { EventLog, type EventLogOptions, type LogStats, type DropReason, type DropEvent, type CommitEvent, type AppendCallback, type WhenFull, type IngestCounters } from './event-log.js'
 export type { WriteCondition } from './write-condition.js'
+export type { RecordWait } from './log/tail-cache.js'
 export { DROP_REASONS } from './log/format.js'
 export type { LogRecord, AppendInput } from './record.js'
 export { CursorStore } from './cursors.js'

@@ -15,7 +15,24 @@ const RECENT_MS = 100
 /** ...and only while some reader follows the log: one waits for new records, or has read or waited within this time. */
 const FOLLOW_MS = 5000
 
-interface Waiter { seq: number, resolve: () => void }
+/** A reader's wait for a record: `done` resolves once the record is committed, or when `cancel` is called. */
+export interface RecordWait {
+  readonly done: Promise<void>
+  readonly cancel: () => void
+}
+
+/** A wait that is over before it began (the record is there, or the log is closed). */
+export const SETTLED: RecordWait = { done: Promise.resolve(), cancel: () => {} }
+
+class Waiter implements RecordWait {
+  readonly done: Promise<void>
+  resolve: () => void = () => {}
+  constructor (readonly seq: number, private readonly cache: TailCache) {
+    this.done = new Promise<void>(resolve => { this.resolve = resolve })
+  }
+
+  readonly cancel = (): void => { this.cache.cancel(this) }
+}
 
 export class TailCache {
   private recent: PendingRecord[] = []
@@ -64,30 +81,51 @@ export class TailCache {
     if (oldest !== undefined && oldest.seq < firstSeq) this.recent = this.recent.filter(r => r.seq >= firstSeq)
   }
 
+  /**
+   * A wait for a record with sequence number >= seq, ended by `wake` or by its `cancel`. A reader
+   * that waits often (a bridge at the tail) ends its waits itself: an AbortSignal and its listeners
+   * for each wait were most of what such a reader allocated, and lived long enough to be promoted.
+   */
+  wait (seq: number, now: number): RecordWait {
+    this.followedAt = now
+    const waiter = new Waiter(seq, this)
+    this.waiters.push(waiter)
+    return waiter
+  }
+
   /** Resolves once `wake` is called with a sequence number >= seq, or when `signal` aborts. */
   async waitFor (seq: number, now: number, signal?: AbortSignal): Promise<void> {
-    this.followedAt = now
-    if (signal?.aborted === true) return
-    await new Promise<void>(resolve => {
-      const onAbort = (): void => {
-        this.waiters = this.waiters.filter(w => w !== waiter)
-        resolve()
-      }
-      const waiter = {
-        seq,
-        resolve: () => {
-          signal?.removeEventListener('abort', onAbort)
-          resolve()
-        }
-      }
-      this.waiters.push(waiter)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    if (signal?.aborted === true) {
+      this.followedAt = now
+      return
+    }
+    const waiter = this.wait(seq, now)
+    if (signal === undefined) return await waiter.done
+    signal.addEventListener('abort', waiter.cancel, { once: true })
+    try {
+      await waiter.done
+    } finally {
+      signal.removeEventListener('abort', waiter.cancel)
+    }
+  }
+
+  /** Ends a wait before its record is committed (no-op once it has ended). */
+  cancel (waiter: RecordWait): void {
+    const i = this.waiters.indexOf(waiter as Waiter)
+    if (i === -1) return
+    this.waiters.splice(i, 1)[0]?.resolve()
   }
 
   wake (lastSeq: number): void {
-    if (this.waiters.length === 0) return
-    const ready = this.waiters.filter(w => w.seq <= lastSeq)
+    const waiters = this.waiters
+    if (waiters.length === 0) return
+    // usually every waiter is ready (one bridge at the tail): no lists to build
+    if (waiters.every(w => w.seq <= lastSeq)) {
+      this.waiters = []
+      for (const w of waiters) w.resolve()
+      return
+    }
+    const ready = waiters.filter(w => w.seq <= lastSeq)
     if (ready.length === 0) return
     this.waiters = this.waiters.filter(w => w.seq > lastSeq)
     for (const w of ready) w.resolve()

@@ -149,6 +149,26 @@ t.test('waitFor resolves when a record is committed (tail)', async t => {
   t.pass('an aborted wait resolves')
 })
 
+t.test('a wait ends with its record or with its cancel, whichever comes first', async t => {
+  const { log } = await openLog(t, await tempDir(t))
+  const settled = (p: Promise<void>): Promise<boolean> => Promise.race([p.then(() => true), new Promise<boolean>(resolve => setImmediate(() => resolve(false)))])
+  const first = log.wait(1)
+  const second = log.wait(2)
+  t.equal(await settled(first.done), false, 'nothing committed yet')
+  await append(log, 't', 'x')
+  t.equal(await settled(first.done), true, 'record 1 ends the wait for it')
+  t.equal(await settled(second.done), false, 'the wait for record 2 goes on')
+  first.cancel() // over already: nothing happens
+  second.cancel()
+  t.equal(await settled(second.done), true, 'cancel ends it')
+  await append(log, 't', 'y')
+  t.equal(await settled(log.wait(2).done), true, 'a wait for a committed record is over at once')
+  const third = log.wait(3)
+  await log.close()
+  t.equal(await settled(third.done), true, 'closing the log ends every wait')
+  t.equal(await settled(log.wait(10).done), true, 'and a closed log has no waits')
+})
+
 t.test('age retention removes old records, counts them and keeps sequence numbers', async t => {
   let now = 0
   const dir = await tempDir(t)

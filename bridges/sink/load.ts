@@ -7,5 +7,5 @@ export async function loadHttpSink (): Promise<typeof HttpSink> {
 
 /** Loads the sink and its HTTP client ahead of the first request (the gateway does once it is ready). */
 export async function preloadHttpSink (): Promise<void> {
-  await (await import('./http-sink.js')).loadUndici()
+  await (await import('./http-sink.js')).loadPool()
 }

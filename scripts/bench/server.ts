@@ -9,7 +9,7 @@ import { pino } from 'pino'
 import { parseConfig } from '../../config/index.js'
 import { createGateway } from '../../gateway/index.js'
 
-const [kind, dataDir, durability = 'sync', bridgeUrl, maxBytes = '8GiB', commitWindow = '0ms'] = process.argv.slice(2)
+const [kind, dataDir, durability = 'sync', bridgeUrl, maxBytes = '8GiB', commitWindow] = process.argv.slice(2)
 const send = (msg: unknown): void => { process.send?.(msg) }
 
 async function start (): Promise<{ port: number, close: () => Promise<void> }> {
@@ -25,7 +25,7 @@ async function start (): Promise<{ port: number, close: () => Promise<void> }> {
   const loaded = parseConfig(`gateway: { id: bench, dataDir: ${JSON.stringify(dataDir)}, logLevel: silent }
 broker: { listeners: [{ port: 0 }], limits: { publishRate: 0 } }
 admin: { enabled: false }
-storage: { durability: ${durability}, commitWindow: ${commitWindow}, retention: { maxBytes: "${maxBytes}" }, reserveFreeBytes: "0" }
+storage: { durability: ${durability}, ${commitWindow === undefined ? '' : `commitWindow: ${commitWindow}, `}retention: { maxBytes: "${maxBytes}" }, reserveFreeBytes: "0" }
 ${bridgeUrl === undefined || bridgeUrl === '' ? '' : `bridges:
   - name: bench
     start: earliest

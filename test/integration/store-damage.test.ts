@@ -150,7 +150,9 @@ t.test('bytes flipped inside a LevelDB table: no altered record reaches the upst
     const size = (await stat(join(seg, name))).size
     if (size > largestSize) { largest = name; largestSize = size }
   }
-  t.ok(largestSize > 100_000, `the segment has a table (${largest}, ${largestSize} bytes)`)
+  // 6,000 records of 140 bytes that compress well: how small the table is depends on how they were
+  // grouped into commits
+  t.ok(largestSize > 50_000, `the segment has a table (${largest}, ${largestSize} bytes)`)
   const fh = await open(join(seg, largest), 'r+')
   const at = Math.floor(largestSize / 2)
   const bytes = Buffer.alloc(32)

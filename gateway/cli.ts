@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `flowgate` command. Each subcommand returns an exit code; only this file sets it.
  */

@@ -4,12 +4,14 @@
  * same), and whatever starts a gateway process of its own (the quickstart, the
  * benchmarks, the crash tests) passes these.
  *
- * --max-semi-space-size=32 (MiB; V8's default ceiling is 16): what a gateway
- * holds for a moment — publishes waiting for their commit, the newest records
- * kept for bridges at the tail, requests in flight — outlives a small young
- * generation and is promoted, and the old generation then fills up in seconds.
- * Its collections paused the event loop for 20-35 ms every 2-3 s at 2,000 msg/s,
- * which held back acknowledgements and deliveries alike. With 32 MiB they are
- * collected young. The cost is up to 48 MiB more heap while traffic needs it.
+ * --max-semi-space-size=8 (MiB; V8's default ceiling is 16): the young
+ * generation is two semi-spaces, and under load both are in use, so their size
+ * is a large part of the gateway's RSS. What a gateway holds for a moment
+ * (publishes waiting for their commit, requests in flight) lives a few
+ * milliseconds, and 8 MiB is collected some five times a second at 2,000 msg/s,
+ * about 1.3 ms each: little of it is promoted, and the old generation grows
+ * by some 0.6 MiB/s between its collections. bench:pi's load peaked at
+ * 115-117 MiB of RSS with 8 MiB, 127 with 16 and 153 with 32, for the same CPU
+ * and latency.
  */
-export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=32']
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8']

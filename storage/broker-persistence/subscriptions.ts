@@ -107,6 +107,9 @@ export function createSubscriptionIndex (): SubscriptionIndex {
     },
 
     byTopic (topic) {
+      // Aedes asks for every QoS > 0 publish; with no persistent session subscribed (a gateway
+      // whose devices only publish) there is nothing to match, and matching splits the topic
+      if (trie.subscriptionsCount === 0) return []
       return trie.match(topic)
     },
 

@@ -13,7 +13,7 @@
  * bytes of the records written meanwhile (payload, topic and client id). `--rate N` paces the
  * publishers to N messages per second in all (0: as fast as they go); by default both are run, the
  * paced one at 2,000 msg/s with a budget of at most 4 MiB, so it takes a minute or two, and with
- * `storage.commitWindow` 0ms, 20ms and 50ms (`--commit-window` runs one).
+ * `storage.commitWindow` 0ms, 1ms (the default), 20ms and 50ms (`--commit-window` runs one).
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -37,7 +37,7 @@ const budget = parseSize(values.budget)
 const durability = values.durability === 'async' ? 'async' : 'sync'
 const rates = values.rate === undefined ? [0, 2000] : [Number(values.rate)]
 /** A flood fills groups by itself: the window matters to a paced stream. */
-const windowsFor = (rate: number): string[] => values['commit-window'] !== undefined ? [values['commit-window']] : rate > 0 ? ['0ms', '20ms', '50ms'] : ['0ms']
+const windowsFor = (rate: number): string[] => values['commit-window'] !== undefined ? [values['commit-window']] : rate > 0 ? ['0ms', '1ms', '20ms', '50ms'] : ['0ms']
 const PUBLISHERS = 10
 const WINDOW = 32
 

@@ -110,11 +110,15 @@ export class EventLog extends CommittingLog {
 
   /** Resolves once a record with sequence number >= seq is committed, or when `signal` aborts. */
   async waitFor (seq: number, signal?: AbortSignal): Promise<void> {
-    if (this.lastSeqValue >= seq || this.closed) {
-      this.cache.followed(this.opts.now())
-      return
+    // an aborted wait ends at once, as a wait for a record already committed does
+    const wait = this.wait(signal?.aborted === true ? 0 : seq)
+    if (signal === undefined) return await wait.done
+    signal.addEventListener('abort', wait.cancel, { once: true })
+    try {
+      await wait.done
+    } finally {
+      signal.removeEventListener('abort', wait.cancel)
     }
-    await this.cache.waitFor(seq, this.opts.now(), signal)
   }
 
   /**

@@ -93,22 +93,6 @@ export class TailCache {
     return waiter
   }
 
-  /** Resolves once `wake` is called with a sequence number >= seq, or when `signal` aborts. */
-  async waitFor (seq: number, now: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true) {
-      this.followedAt = now
-      return
-    }
-    const waiter = this.wait(seq, now)
-    if (signal === undefined) return await waiter.done
-    signal.addEventListener('abort', waiter.cancel, { once: true })
-    try {
-      await waiter.done
-    } finally {
-      signal.removeEventListener('abort', waiter.cancel)
-    }
-  }
-
   /** Ends a wait before its record is committed (no-op once it has ended). */
   cancel (waiter: RecordWait): void {
     const i = this.waiters.indexOf(waiter as Waiter)

@@ -16,36 +16,59 @@ export interface PendingRecord extends AppendInput {
 
 type WireRecord = [number, string, Uint8Array, number, boolean, string, string | null]
 
+/** Most bytes of encoded strings kept between commit groups (each counted with its buffer's overhead); past it the cache starts over. */
+const TEXT_CACHE_BYTES = 256 * 1024
+const TEXT_ENTRY_OVERHEAD = 128
+/** Topics, client ids and user names as CBOR text (head and UTF-8 bytes): they repeat from group to group. */
+let texts = new Map<string, Buffer>()
+let textBytes = 0
+
+function text (s: string): Buffer {
+  let item = texts.get(s)
+  if (item === undefined) {
+    item = encodeText(s)
+    textBytes += item.length + TEXT_ENTRY_OVERHEAD
+    if (textBytes > TEXT_CACHE_BYTES) {
+      texts = new Map()
+      textBytes = item.length + TEXT_ENTRY_OVERHEAD
+    }
+    texts.set(s, item)
+  }
+  return item
+}
+
 /**
- * Encodes one commit group, after `headroom` bytes left for the caller (uninitialised). Written by hand for this one shape, in two passes (sizes, then bytes
- * into one buffer), because it runs on the commit path for every record: cbor-x's general encoder
- * took about 0.4 µs per record. The output is the CBOR cbor-x writes for the same batch (preferred,
- * shortest form; integers beyond 32 bits as float64), so the general decoder reads it.
+ * Encodes one commit group, after `headroom` bytes left for the caller (uninitialised). Written by
+ * hand for this one shape, in two passes (sizes, then bytes into one buffer), because it runs on
+ * the commit path for every record: cbor-x's general encoder took about 0.4 µs per record. The
+ * output is the CBOR cbor-x writes for the same batch (preferred, shortest form; integers beyond
+ * 32 bits as float64), so the general decoder reads it.
  *
  * It is also cheap before V8 has optimized it, which matters in a gateway's first seconds under
- * load: each distinct string of the group (topics and client ids repeat) is encoded once, by
- * Buffer, and every record is then written with a few byte stores and TypedArray copies, without
- * per-character loops or calls into Buffer's methods.
+ * load: each distinct string (topics and client ids repeat) is encoded once, by Buffer, and kept
+ * for the groups that follow, and every record is then written with a few byte stores and
+ * TypedArray copies, without per-character loops or calls into Buffer's methods. A paced stream
+ * commits a few records at a time, so encoding its strings again for every group was most of the
+ * work: 0.9-1.1 µs a record in groups of four, 0.2-0.3 µs with the strings kept (groups of 150:
+ * 0.26-0.28 µs, 0.18-0.21 µs).
  */
 export function encodeRecordBatch (records: readonly PendingRecord[], headroom = 0): Buffer {
   const first = records[0]
   if (first === undefined) throw new TypeError('empty batch')
   const n = records.length
-  const texts = new Map<string, Buffer>()
-  const text = (s: string): Buffer => {
-    let item = texts.get(s)
-    if (item === undefined) {
-      item = encodeText(s)
-      texts.set(s, item)
-    }
-    return item
-  }
+  // each record's topic and client id as found in the first pass, written in the second
+  const topics = new Array<Buffer>(n)
+  const clientIds = new Array<Buffer>(n)
   let size = headroom + 1 + numberSize(first.time) + headSize(n)
   for (let i = 0; i < n; i++) {
     const r = records[i] as PendingRecord
+    const topic = text(r.topic)
+    const clientId = text(r.clientId)
+    topics[i] = topic
+    clientIds[i] = clientId
     // array(7) + qos + retain: 3 bytes
-    size += 3 + numberSize(r.time - first.time) + text(r.topic).length + headSize(r.payload.length) + r.payload.length +
-      text(r.clientId).length + (r.username === undefined ? 1 : text(r.username).length)
+    size += 3 + numberSize(r.time - first.time) + topic.length + headSize(r.payload.length) + r.payload.length +
+      clientId.length + (r.username === undefined ? 1 : text(r.username).length)
   }
   const out = Buffer.allocUnsafe(size)
   out[headroom] = 0x82
@@ -55,19 +78,19 @@ export function encodeRecordBatch (records: readonly PendingRecord[], headroom =
     const r = records[i] as PendingRecord
     out[pos++] = 0x87
     pos = writeNumber(out, pos, r.time - first.time)
-    const topic = texts.get(r.topic) as Buffer
+    const topic = topics[i] as Buffer
     out.set(topic, pos)
     pos = writeHead(out, pos + topic.length, 0x40, r.payload.length)
     out.set(r.payload, pos)
     pos += r.payload.length
     out[pos++] = r.qos
     out[pos++] = r.retain ? 0xf5 : 0xf4
-    const clientId = texts.get(r.clientId) as Buffer
+    const clientId = clientIds[i] as Buffer
     out.set(clientId, pos)
     pos += clientId.length
     if (r.username === undefined) out[pos++] = 0xf6
     else {
-      const username = texts.get(r.username) as Buffer
+      const username = text(r.username)
       out.set(username, pos)
       pos += username.length
     }
@@ -76,10 +99,13 @@ export function encodeRecordBatch (records: readonly PendingRecord[], headroom =
   return out
 }
 
-/** A CBOR text string: head and UTF-8 bytes. */
+/**
+ * A CBOR text string: head and UTF-8 bytes, in a buffer of its own: a slice of Buffer's shared pool
+ * kept in the cache would keep the whole 8 KiB pool in memory.
+ */
 function encodeText (s: string): Buffer {
   const len = Buffer.byteLength(s, 'utf8')
-  const out = Buffer.allocUnsafe(headSize(len) + len)
+  const out = Buffer.allocUnsafeSlow(headSize(len) + len)
   out.write(s, writeHead(out, 0, 0x60, len), len, 'utf8')
   return out
 }

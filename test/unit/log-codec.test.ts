@@ -78,3 +78,22 @@ t.test('a string with a lone surrogate is stored as valid UTF-8, with U+FFFD in 
 t.test('an empty batch is refused', async t => {
   t.throws(() => encodeRecordBatch([]), TypeError)
 })
+
+t.test('a group encodes the same whether its strings were kept from earlier groups or not', async t => {
+  const group = (topic: string, seq: number): PendingRecord[] => [
+    { seq, time: firstTime, topic, payload: Buffer.from('{"t":1}'), qos: 1, retain: false, clientId: 'dev-1', username: 'user' },
+    { seq: seq + 1, time: firstTime + 3, topic: 'devices/dev-2/t', payload: Buffer.alloc(30, 1), qos: 0, retain: true, clientId: 'dev-2', username: undefined }
+  ]
+  const first = encodeRecordBatch(group('devices/dev-1/t', 1))
+  t.ok(first.equals(referenceBatch(group('devices/dev-1/t', 1))))
+  t.ok(encodeRecordBatch(group('devices/dev-1/t', 1)).equals(first), 'kept strings')
+  // enough distinct long topics that the kept strings are let go (more than the cache's bytes)
+  for (let i = 0; i < 2000; i++) {
+    const topic = `devices/${String(i).padStart(200, 'x')}/t`
+    if (!encodeRecordBatch(group(topic, 10)).equals(referenceBatch(group(topic, 10)))) {
+      t.fail(`group ${i} differs from the reference encoding`)
+      return
+    }
+  }
+  t.ok(encodeRecordBatch(group('devices/dev-1/t', 1)).equals(first), 'strings encoded again after the cache started over')
+})

@@ -16,7 +16,10 @@ export interface PendingRecord extends AppendInput {
 
 type WireRecord = [number, string, Uint8Array, number, boolean, string, string | null]
 
-/** Most bytes of encoded strings kept between commit groups (each counted with its buffer's overhead); past it the cache starts over. */
+/**
+ * Most bytes of encoded strings kept between commit groups, each counted with its buffer's
+ * overhead (TEXT_ENTRY_OVERHEAD); past it the cache starts over.
+ */
 const TEXT_CACHE_BYTES = 256 * 1024
 const TEXT_ENTRY_OVERHEAD = 128
 /** Topics, client ids and user names as CBOR text (head and UTF-8 bytes): they repeat from group to group. */

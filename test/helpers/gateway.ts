@@ -33,9 +33,9 @@ ${opts.adminYaml ?? ''}
 ${extra}`, { env: process.env })
 }
 
-/** Starts a gateway in this process; closed at teardown. */
+/** Starts a gateway in this process; closed at teardown. Its log goes to stderr at FLOWGATE_TEST_LOG's level (default silent). */
 export async function startGateway (t: TestContext, loaded: LoadedConfig, deps: GatewayDeps = {}): Promise<Gateway> {
-  const gw = await createGateway(loaded.config, { logger: pino({ level: 'silent' }), ...deps })
+  const gw = await createGateway(loaded.config, { logger: pino({ level: process.env.FLOWGATE_TEST_LOG ?? 'silent' }, pino.destination(2)), ...deps })
   t.teardown(async () => await gw.close())
   return gw
 }

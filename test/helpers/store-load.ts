@@ -32,7 +32,9 @@ export async function readyz (gw: Gateway): Promise<number> {
 }
 
 export async function storeStatus (gw: Gateway): Promise<{ state: string, reason?: string, code?: string }> {
-  const body = await (await fetch(`${gw.admin?.url ?? ''}/api/status`)).json() as { store: { state: string, reason?: string, code?: string } }
+  const res = await fetch(`${gw.admin?.url ?? ''}/api/status`)
+  const body = await res.json() as { store?: { state: string, reason?: string, code?: string } }
+  if (res.status !== 200 || body.store === undefined) throw new Error(`/api/status answered ${res.status} without the store's state: ${JSON.stringify(body)}`)
   return body.store
 }
 

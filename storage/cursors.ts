@@ -18,7 +18,7 @@ export class CursorStore {
   }
 
   async get (bridge: string): Promise<number | undefined> {
-    const raw = await this.db.get(bridge)
+    const raw = await this.store.read(async () => await this.db.get(bridge))
     return raw === undefined ? undefined : decodeMeta<number>(raw)
   }
 
@@ -33,7 +33,7 @@ export class CursorStore {
   /** Every stored cursor, by bridge name. */
   async all (): Promise<Map<string, number>> {
     const out = new Map<string, number>()
-    for await (const [key, value] of this.db.iterator()) out.set(key, decodeMeta<number>(value))
+    for await (const [key, value] of this.store.entries(this.db)) out.set(key, decodeMeta<number>(value))
     return out
   }
 }

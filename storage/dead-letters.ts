@@ -40,6 +40,7 @@ const TIME = '~'
 const TIME_WIDTH = 15
 /** Marks a store whose dead letters all have their time entry (those written before the budget had none). */
 const INDEXED = '~~indexed'
+const INDEXED_MARK = (db: Sublevel): StoreOp => ({ type: 'put', sublevel: db, key: INDEXED, value: Buffer.alloc(0) })
 
 function letterKey (bridge: string, seq: number): string {
   return `${bridge}!${seqKey(seq)}`
@@ -60,6 +61,8 @@ export class DeadLetterStore extends EventEmitter {
   private maxBytes: number
   /** Counts and sizes, read from the store once (first use) and kept up to date by add and remove. */
   private totals: { bytes: number, counts: Map<string, number>, evicted: Map<string, number> } | undefined
+  /** Whether the store holds the INDEXED mark (known after the first load). */
+  private indexed = false
   /** add, remove and the first count run one at a time, so a count never misses a write. */
   private queue: Promise<unknown> = Promise.resolve()
 
@@ -83,15 +86,21 @@ export class DeadLetterStore extends EventEmitter {
   private async load (): Promise<NonNullable<DeadLetterStore['totals']>> {
     if (this.totals !== undefined) return this.totals
     const totals = { bytes: 0, counts: new Map<string, number>(), evicted: new Map<string, number>() }
-    if (await this.db.get(INDEXED) === undefined) {
-      const ops: StoreOp[] = [{ type: 'put', sublevel: this.db, key: INDEXED, value: Buffer.alloc(0) }]
-      for await (const [key, value] of this.db.iterator({ lt: TIME })) {
+    this.indexed = await this.store.read(async () => await this.db.get(INDEXED)) !== undefined
+    if (!this.indexed) {
+      const ops: StoreOp[] = []
+      for await (const [key, value] of this.store.entries(this.db, { lt: TIME })) {
         const l = decodeMeta<DeadLetter>(value)
         ops.push({ type: 'put', sublevel: this.db, key: timeKey({ bridge: key.slice(0, key.indexOf('!')), seq: l.seq, time: l.time, size: value.length }), value: encodeMeta(value.length) })
       }
-      await this.store.write(ops, true)
+      // with none to index, the mark goes with the first add: a first count (status asks for
+      // one) does not wait for a write, which a full disk holds
+      if (ops.length > 0) {
+        await this.store.write([...ops, INDEXED_MARK(this.db)], true)
+        this.indexed = true
+      }
     }
-    for await (const [key, value] of this.db.iterator({ gt: TIME, lt: INDEXED })) {
+    for await (const [key, value] of this.store.entries(this.db, { gt: TIME, lt: INDEXED })) {
       const e = parseTimeKey(key, decodeMeta<number>(value))
       totals.bytes += e.size
       totals.counts.set(e.bridge, (totals.counts.get(e.bridge) ?? 0) + 1)
@@ -107,7 +116,7 @@ export class DeadLetterStore extends EventEmitter {
       const totals = await this.load()
       const unique = new Map(letters.map(l => [l.seq, l]))
       const old = await this.entries(bridge, [...unique.keys()])
-      const ops: StoreOp[] = []
+      const ops: StoreOp[] = this.indexed ? [] : [INDEXED_MARK(this.db)]
       for (const e of old) {
         if (e === undefined) continue
         ops.push({ type: 'del', sublevel: this.db, key: timeKey(e) })
@@ -124,13 +133,14 @@ export class DeadLetterStore extends EventEmitter {
       }
       // synced: the bridge's cursor moves past these events right after
       await this.store.write(ops, true)
+      this.indexed = true
       if (this.maxBytes > 0 && totals.bytes > this.maxBytes) await this.evict(totals)
     })
   }
 
   /** The stored entries (time and size) of a bridge's dead letters, undefined where none. */
   private async entries (bridge: string, seqs: number[]): Promise<Array<Entry | undefined>> {
-    const values = await this.db.getMany(seqs.map(seq => letterKey(bridge, seq)))
+    const values = await this.store.read(async () => await this.db.getMany(seqs.map(seq => letterKey(bridge, seq))))
     return values.map((v, i) => {
       if (v === undefined) return undefined
       const l = decodeMeta<DeadLetter>(v)
@@ -142,7 +152,7 @@ export class DeadLetterStore extends EventEmitter {
   private async evict (totals: NonNullable<DeadLetterStore['totals']>): Promise<void> {
     const ops: StoreOp[] = []
     const gone = new Map<string, EvictEvent>()
-    for await (const [key, value] of this.db.iterator({ gt: TIME, lt: INDEXED })) {
+    for await (const [key, value] of this.store.entries(this.db, { gt: TIME, lt: INDEXED })) {
       if (totals.bytes <= this.maxBytes) break
       const e = parseTimeKey(key, decodeMeta<number>(value))
       ops.push({ type: 'del', sublevel: this.db, key }, { type: 'del', sublevel: this.db, key: letterKey(e.bridge, e.seq) })
@@ -164,14 +174,16 @@ export class DeadLetterStore extends EventEmitter {
 
   /** Dead letters of a bridge in sequence order, from `afterSeq` (exclusive). */
   async list (bridge: string, opts: { afterSeq?: number, limit?: number } = {}): Promise<DeadLetter[]> {
-    const out: DeadLetter[] = []
-    const it = this.db.iterator({
-      gt: opts.afterSeq === undefined ? `${bridge}!` : letterKey(bridge, opts.afterSeq),
-      lt: `${bridge}!~`,
-      limit: opts.limit ?? 1000
+    return await this.store.read(async () => {
+      const out: DeadLetter[] = []
+      const it = this.db.iterator({
+        gt: opts.afterSeq === undefined ? `${bridge}!` : letterKey(bridge, opts.afterSeq),
+        lt: `${bridge}!~`,
+        limit: opts.limit ?? 1000
+      })
+      for await (const [, value] of it) out.push(decodeMeta<DeadLetter>(value))
+      return out
     })
-    for await (const [, value] of it) out.push(decodeMeta<DeadLetter>(value))
-    return out
   }
 
   /** How many dead letters the bridge has. Reads the store on first use only. */
@@ -180,9 +192,9 @@ export class DeadLetterStore extends EventEmitter {
     return await this.serial(async () => (await this.load()).counts.get(bridge) ?? 0)
   }
 
-  /** Bytes held over all bridges, and dead letters removed to stay within the budget since start, by bridge. */
+  /** Bytes held over all bridges, and dead letters removed to stay within the budget since start, by bridge. Reads the store on first use only. */
   async usage (): Promise<{ bytes: number, evicted: Record<string, number> }> {
-    const totals = await this.serial(async () => await this.load())
+    const totals = this.totals ?? await this.serial(async () => await this.load())
     return { bytes: totals.bytes, evicted: Object.fromEntries(totals.evicted) }
   }
 

@@ -7,8 +7,12 @@
  *       stored (fsynced when it asked for sync, or when a write in its group did).
  * MUST: a failed write is held and retried with backoff, reopening the database first (LevelDB
  *       keeps a failed sync's error until it is reopened), so a full or failing disk holds the
- *       gateway rather than stopping it; writes behind it wait in order.
+ *       gateway rather than stopping it; writes behind it wait in order. On a full disk the
+ *       reopen waits for the room it takes: until then the database stays open for reads.
  * MUST: the state (`ok`, `full`, `write-failing`) changes once per change, not once per write.
+ * MUST: reads go through `read` or `entries`: one made while the database is closed for a reopen
+ *       waits until it is open again (and an iteration cut by the reopen resumes after its last
+ *       entry), so status, broker state and bridges keep reading while a held write is retried.
  */
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
@@ -16,7 +20,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { StorageError } from './errors.js'
 import { isCorruption, repairDb } from './log/segment.js'
-import { backoff, describeWriteError, sameCondition, whenRoom, type WriteCondition } from './write-condition.js'
+import { backoff, describeWriteError, sameCondition, untilRoomToReopen, whenRoom, type WriteCondition } from './write-condition.js'
 
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>
 
@@ -37,6 +41,14 @@ export interface StoreOpenOptions {
 
 interface Waiter { resolve: () => void, reject: (err: Error) => void }
 
+/** Bounds of a key range, as LevelDB iterators take them. */
+export interface KeyRange { gt?: string, gte?: string, lt?: string, lte?: string }
+
+/** What a read finds on a database (or an iterator) closed under it. */
+const isNotOpen = (err: unknown): boolean => {
+  const code = (err as { code?: unknown } | undefined)?.code
+  return code === 'LEVEL_DATABASE_NOT_OPEN' || code === 'LEVEL_ITERATOR_NOT_OPEN'
+}
 
 export class Store extends EventEmitter {
   readonly db: Level<string, Buffer>
@@ -55,6 +67,10 @@ export class Store extends EventEmitter {
   /** Bytes of values waiting to be written (the gateway stops reading clients above a bound). */
   private pendingValueBytes = 0
   private idleWaiters: Array<() => void> = []
+  /** While the database is closed for a reopen: settles once it is open again (or the store closes). */
+  private reopened: { promise: Promise<void>, resolve: () => void } | undefined
+  /** Reopens begun: a read that failed across one is made again. */
+  private reopens = 0
   /** Write attempts that failed (each retried). */
   writeErrors = 0
 
@@ -114,6 +130,48 @@ export class Store extends EventEmitter {
     return this.condition
   }
 
+  /**
+   * Runs a read of the database, made again if a reopen closed the database under it; one begun
+   * while the database is closed for a reopen waits until it is open again. `read` must not write.
+   */
+  async read<T> (read: () => Promise<T>): Promise<T> {
+    for (;;) {
+      if (this.reopened !== undefined) await this.reopened.promise
+      const seen = this.reopens
+      try {
+        return await read()
+      } catch (err) {
+        if (!this.cutByReopen(err, seen)) throw err
+      }
+    }
+  }
+
+  /** The entries of `range` in key order; a reopen during the iteration resumes it after the last entry. */
+  async * entries (sub: Sublevel, range: KeyRange = {}): AsyncGenerator<[string, Buffer]> {
+    const upper: KeyRange = {}
+    if (range.lt !== undefined) upper.lt = range.lt
+    if (range.lte !== undefined) upper.lte = range.lte
+    let from = range
+    for (;;) {
+      if (this.reopened !== undefined) await this.reopened.promise
+      const seen = this.reopens
+      try {
+        for await (const entry of sub.iterator(from)) {
+          from = { ...upper, gt: entry[0] }
+          yield entry
+        }
+        return
+      } catch (err) {
+        if (!this.cutByReopen(err, seen)) throw err
+      }
+    }
+  }
+
+  /** Whether a read failed because a reopen (begun after reopen number `seen`) closed the database under it. */
+  private cutByReopen (err: unknown, seen: number): boolean {
+    return !this.closed && isNotOpen(err) && (this.reopens !== seen || this.reopened !== undefined)
+  }
+
   /** Bytes of values waiting for their write. */
   get pendingBytes (): number {
     return this.pendingValueBytes
@@ -158,8 +216,15 @@ export class Store extends EventEmitter {
     this.inFlight = true
     const bytes = ops.reduce((n, op) => n + (op.type === 'put' ? op.value.length : 0), 0)
     let attempt = 0
+    let failed = false
     for (;;) {
       try {
+        if (failed) {
+          if (this.closed) throw new Error('the store closed while the write was held')
+          // LevelDB keeps a failed write's error, and its log may hold part of the write: the
+          // retry goes to the database opened again, on a new log
+          await this.reopen()
+        }
         if (ops.length > 0) {
           const batch = this.db.batch()
           for (const op of ops) {
@@ -185,8 +250,11 @@ export class Store extends EventEmitter {
         this.writeErrors++
         this.emit('write-error', cond)
         this.setCondition(cond)
+        failed = true
         await this.pause(backoff(attempt++))
-        await this.reopen().catch(() => {})
+        // a reopen on a full disk fails and leaves the store unreadable until one succeeds: the
+        // database stays open, for reads, until the disk has the room a reopen takes
+        if (cond.state === 'full') await untilRoomToReopen(this.dataDir, async () => await this.pause(backoff(attempt++)), () => this.closed)
       }
     }
     this.pendingValueBytes -= bytes
@@ -216,6 +284,7 @@ export class Store extends EventEmitter {
   /** Stops retrying a held write: it and every write after it are refused (FG_ERR_STORE_CLOSED), so a stop does not wait on a failing disk. */
   abandon (): void {
     this.closed = true
+    this.releaseReads()
     this.retryNow()
   }
 
@@ -232,17 +301,35 @@ export class Store extends EventEmitter {
     this.emit('condition', next, prev)
   }
 
-  /** Closes and opens the database again: LevelDB clears a failed sync's error only then. */
+  /**
+   * Closes and opens the database again: LevelDB clears a failed sync's error only then. Reads
+   * wait from here until the database is open (a failed open leaves them waiting for the next).
+   */
   async reopen (): Promise<void> {
+    if (this.reopened === undefined) {
+      let resolve = (): void => {}
+      const promise = new Promise<void>(r => { resolve = r })
+      this.reopened = { promise, resolve }
+    }
+    this.reopens++
     await this.db.close()
     await this.db.open()
     for (const sub of this.subs.values()) await sub.open()
+    this.releaseReads()
+  }
+
+  private releaseReads (): void {
+    const gate = this.reopened
+    this.reopened = undefined
+    gate?.resolve()
   }
 
   /** Idempotent. Writes still held by a failing disk are given up (FG_ERR_STORE_CLOSED). */
   async close (): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true
+      // waiting reads go on, and fail: the store is closed
+      this.releaseReads()
       this.retryNow()
       await this.idle()
       await this.db.close()

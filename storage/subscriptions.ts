@@ -25,7 +25,7 @@ export class SubscriptionStore<T extends { id: string }> {
   /** Every stored subscription; an entry that is not JSON is reported to `onDamaged` and skipped. */
   async all (onDamaged?: (id: string) => void): Promise<T[]> {
     const out: T[] = []
-    for await (const [key, value] of this.db.iterator()) {
+    for await (const [key, value] of this.store.entries(this.db)) {
       try {
         out.push(JSON.parse(value.toString('utf8')) as T)
       } catch {

@@ -2,6 +2,8 @@
  * Whether a store can write, and why not: shared by the state store and the event log, shown by
  * status, `/readyz` and metrics.
  */
+import { readdir, stat, statfs } from 'node:fs/promises'
+import { join } from 'node:path'
 
 export type WriteCondition =
   | { state: 'ok' }
@@ -35,6 +37,41 @@ export function describeWriteError (err: unknown): WriteCondition {
   const code = errnoOf(err)
   if (code === 'ENOSPC' || code === 'EDQUOT') return { state: 'full', reason: 'disk', code, message }
   return { state: 'write-failing', code: code ?? 'EUNKNOWN', message }
+}
+
+/** Room a reopen takes beyond the log LevelDB writes out as a table: a new manifest and log. */
+const REOPEN_SPARE_BYTES = 1024 * 1024
+
+/**
+ * Whether the file system holding the LevelDB in `dir` has the room a reopen takes: opening,
+ * LevelDB writes its log out as a table and starts a new log and manifest. A reopen without that
+ * room fails and leaves the database closed, unreadable, until one succeeds.
+ */
+export async function roomToReopen (dir: string): Promise<boolean> {
+  try {
+    let need = REOPEN_SPARE_BYTES
+    for (const name of await readdir(dir)) {
+      if (name.endsWith('.log')) need += (await stat(join(dir, name))).size
+    }
+    const fs = await statfs(dir)
+    return fs.bavail * fs.bsize >= need
+  } catch {
+    // the reopen itself tells what is wrong
+    return true
+  }
+}
+
+/** The longest a reopen waits for room: the room counted is an upper bound (LevelDB compresses the table it writes). */
+const REOPEN_WAIT_MS = 30_000
+
+/**
+ * Waits, a `pause` at a time, until the disk has the room a reopen of the LevelDB in `dir` takes
+ * (or `stop()`, or REOPEN_WAIT_MS have passed): a held write's retry reopens the database only
+ * then, so on a full disk it stays open for reads.
+ */
+export async function untilRoomToReopen (dir: string, pause: () => Promise<void>, stop: () => boolean): Promise<void> {
+  const until = performance.now() + REOPEN_WAIT_MS
+  while (!stop() && performance.now() < until && !(await roomToReopen(dir))) await pause()
 }
 
 /** Retry delay after `attempt` failed writes: 50 ms doubling to 2 s, so a freed disk is noticed promptly. */

@@ -1,6 +1,7 @@
 /**
- * The only file here that talks to LevelDB. Every call names its encodings, so
- * the sublevel handed in may default to 'buffer' or 'view' values.
+ * The only file here that talks to LevelDB itself (index.ts reaches the gateway's
+ * state store through the store). Every call names its encodings, so the
+ * sublevel handed in may default to 'buffer' or 'view' values.
  */
 import type { AbstractBatchOptions, AbstractGetManyOptions, AbstractIteratorOptions } from 'abstract-level'
 import { prefixRange, type Prefix } from './keys.js'
@@ -26,18 +27,11 @@ export interface StateDb {
   scan: (prefix: Prefix) => AsyncIterable<[string, Buffer]>
 }
 
-/**
- * `commit`, when given, writes the batches instead of `db.batch` (the gateway's state store: one
- * group commit for every component, held and retried while the disk refuses).
- */
-export function createStateDb<V extends Uint8Array> (db: BrokerStateDb<V>, commit?: (ops: DbOp[], sync: boolean) => Promise<void>): StateDb {
+/** A StateDb on a LevelDB of its own (the gateway's state store makes its own: see index.ts). */
+export function createStateDb<V extends Uint8Array> (db: BrokerStateDb<V>): StateDb {
   const read = { keyEncoding: 'utf8', valueEncoding: 'buffer' } as const
   return {
     async batch (ops, sync) {
-      if (commit !== undefined) {
-        await commit(ops, sync)
-        return
-      }
       // `sync` is a classic-level option that sublevels pass through to the root
       const options: AbstractBatchOptions<string, Buffer> & { sync: boolean } = { ...read, sync }
       await db.batch(ops, options)

@@ -13,7 +13,8 @@
  * close the LevelDB. persistence.close() is idempotent and never closes the db.
  */
 import type { Store } from '../store.js'
-import { createStateDb, type BrokerStateDb, type DbOp } from './db.js'
+import { createStateDb, type BrokerStateDb, type DbOp, type StateDb } from './db.js'
+import { prefixRange } from './keys.js'
 import { BrokerPersistence, type BrokerPersistenceOptions } from './persistence.js'
 
 export { BrokerPersistence, type BrokerPersistenceOptions } from './persistence.js'
@@ -37,8 +38,13 @@ export function createBrokerPersistence<V extends Uint8Array> (db: BrokerStateDb
  */
 export function createStoredBrokerPersistence (store: Store, options?: BrokerPersistenceOptions): BrokerPersistence {
   const sub = store.sublevel('broker')
-  const commit = async (ops: DbOp[], sync: boolean): Promise<void> => {
-    await store.write(ops.map(op => op.type === 'put' ? { type: 'put', sublevel: sub, key: op.key, value: op.value } : { type: 'del', sublevel: sub, key: op.key }), sync)
+  const db: StateDb = {
+    async batch (ops: DbOp[], sync: boolean) {
+      await store.write(ops.map(op => op.type === 'put' ? { type: 'put', sublevel: sub, key: op.key, value: op.value } : { type: 'del', sublevel: sub, key: op.key }), sync)
+    },
+    // reads wait out (or resume after) a reopen of the store, which a held write's retry makes
+    getMany: async keys => await store.read(async () => await sub.getMany(keys)),
+    scan: prefix => store.entries(sub, prefixRange(prefix))
   }
-  return new BrokerPersistence(createStateDb(sub as unknown as BrokerStateDb, commit), options)
+  return new BrokerPersistence(db, options)
 }

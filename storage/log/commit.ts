@@ -20,7 +20,7 @@ import { StorageError } from '../errors.js'
 import type { PendingRecord } from '../codec.js'
 import { seqKey } from '../keys.js'
 import type { AppendInput } from '../record.js'
-import { backoff, describeWriteError } from '../write-condition.js'
+import { backoff, describeWriteError, untilRoomToReopen } from '../write-condition.js'
 import { encodeStoredBatch } from './format.js'
 import type { Segment } from './segment.js'
 import { rotationDue, segmentBytes } from './sizing.js'
@@ -221,8 +221,11 @@ export abstract class CommittingLog extends RetainedLog {
         await this.withWriteLock(async () => { await this.freeDisk('reserveFreeBytes', () => true) })
       }
       await this.pause(backoff(attempt))
-      // LevelDB keeps a failed sync's error until the database is opened again
-      await failed.seg?.close().catch(() => {})
+      // LevelDB keeps a failed sync's error until the database is opened again; on a full disk the
+      // segment stays open (readers still read it) until the disk has the room its reopen takes
+      const seg = failed.seg
+      if (cond.state === 'full' && seg !== undefined) await untilRoomToReopen(seg.dir, async () => await this.pause(backoff(++attempt)), () => this.givingUp)
+      await seg?.close().catch(() => {})
       this.disk.forget()
     }
   }

@@ -8,11 +8,12 @@ import { Writable } from 'node:stream'
 import t from 'tap'
 import { pino } from 'pino'
 import { createGateway, type Gateway } from '../../gateway/index.js'
+import { CursorStore, DeadLetterStore, Store, type DeadLetter } from '../../storage/index.js'
 import { brokerUrl, connect, startGateway, testConfig } from '../helpers/gateway.js'
 import { ControlledReceiver, seqOf } from '../helpers/receiver-control.js'
 import { smallDisk, smallDiskSupport } from '../helpers/small-disk.js'
 import { publishing, readyz, storeStatus, writable } from '../helpers/store-load.js'
-import { eventually } from '../helpers/wait.js'
+import { eventually, within } from '../helpers/wait.js'
 
 const MiB = 1024 * 1024
 const support = await smallDiskSupport()
@@ -37,25 +38,25 @@ bridges:
   await eventually('2000 acknowledged publishes', () => pub.acked.length >= 2000, { seen: () => pub.acked.length })
   t.equal(await readyz(gw), 200, 'ready before the disk fills')
 
-  const unfill = await d.fill()
-  await eventually('the store to report it cannot write', () => !writable(gw))
+  const unfill = await within(20_000, 'filling the disk', d.fill())
+  await eventually('the store to report it cannot write', () => !writable(gw), { timeoutMs: 20_000, seen: () => [gw.log.writeCondition(), gw.store.writeCondition(), pub.acked.length] })
   const full = await storeStatus(gw)
   t.equal(full.state, 'full', 'status says the store is full')
   t.equal(full.code, 'ENOSPC', 'with the error code')
   t.equal(await readyz(gw), 503, '/readyz answers 503 while the store cannot write')
-  await eventually('a publish waiting for its acknowledgement', () => pub.pending() > 0)
+  await eventually('a publish waiting for its acknowledgement', () => pub.pending() > 0, { timeoutMs: 20_000 })
   const stalled = pub.acked.length
   t.ok(pub.pending() > 0, `${pub.pending()} publishes wait for their acknowledgement`)
 
   await unfill()
-  await eventually('the store to write again once space returned', () => writable(gw))
+  await eventually('the store to write again once space returned', () => writable(gw), { timeoutMs: 20_000, seen: () => [gw.log.writeCondition(), gw.store.writeCondition()] })
   t.equal(await readyz(gw), 200, '/readyz answers 200 once space returned, without a restart')
   t.equal((await storeStatus(gw)).state, 'ok')
-  await eventually(`${stalled + 2000} acknowledged publishes`, () => pub.acked.length >= stalled + 2000, { seen: () => pub.acked.length })
-  await pub.stop()
+  await eventually(`${stalled + 2000} acknowledged publishes`, () => pub.acked.length >= stalled + 2000, { timeoutMs: 20_000, seen: () => pub.acked.length })
+  await within(20_000, 'the publishers to stop', pub.stop())
   t.ok(pub.acked.length > stalled + 2000, `ingest continued after the disk freed (${pub.acked.length} acknowledged, ${stalled} before)`)
 
-  await receiver.untilDistinct(pub.acked.length)
+  await within(20_000, `${pub.acked.length} distinct events upstream`, receiver.untilDistinct(pub.acked.length))
   const first = receiver.firstArrivals()
   const delivered = new Set(first.map(e => (e.data as { i: number }).i))
   t.equal(pub.acked.filter(i => !delivered.has(i)).length, 0, 'every acknowledged publish was delivered upstream')
@@ -63,7 +64,8 @@ bridges:
   t.ok(seqs.every((s, k) => k === 0 || s > (seqs[k - 1] as number)), 'in log order')
   const drops = gw.log.stats().drops
   t.same([drops.maxBytes, drops.reserveFreeBytes, drops.corrupt, drops.rejected], [0, 0, 0, 0], 'nothing dropped or refused')
-  t.ok(gw.metrics !== undefined && (await gw.metrics.text()).match(/flowgate_store_write_errors_total\{store="log"\} [1-9]/) !== null, '/metrics counts the failed writes')
+  // the log's commits wait on the state store (their sequence numbers' reservation): either may fail first
+  t.ok(gw.metrics !== undefined && (await gw.metrics.text()).match(/flowgate_store_write_errors_total\{store="(log|state)"\} [1-9]/) !== null, '/metrics counts the failed writes')
 })
 
 t.test('a full disk at start: the gateway waits for room instead of exiting, then starts and delivers', needsDisk, async t => {
@@ -114,4 +116,34 @@ bridges:
   t.ok(waiting > 0, `${waiting} publishes were never acknowledged (they were never stored)`)
   // their promises never settle: MQTT.js keeps an unacknowledged publish for a reconnect
   void pub.stop()
+})
+
+t.test('the state store stays readable while a write waits for room: reads answer at once, the write lands once space returns', needsDisk, async t => {
+  const d = await smallDisk(t, 8 * MiB)
+  const store = await Store.open(join(d.dir, 'state'))
+  t.teardown(async () => await store.close())
+  const cursors = new CursorStore(store)
+  const dlq = new DeadLetterStore(store)
+  await cursors.set('up', 41)
+  const letter = (seq: number): DeadLetter => ({ seq, time: Date.now(), event: { id: `gw-${seq}`, specversion: '1.0', data: 'x'.repeat(64 * 1024) }, status: 400, body: 'rejected' })
+  await dlq.add('up', [letter(1)])
+
+  const unfill = await within(20_000, 'filling the disk', d.fill())
+  let stored = false
+  const held = dlq.add('up', [letter(2)]).then(() => { stored = true })
+  await eventually('the state store to report the disk full', () => store.writeCondition().state === 'full', { timeoutMs: 20_000, seen: () => store.writeCondition() })
+  // reads made through the first retries of the held write (they come at 50, 100, 200, 400 ms...)
+  const answers: unknown[] = []
+  for (const end = performance.now() + 1500; performance.now() < end;) {
+    answers.push(await cursors.get('up').catch((err: Error) => err.message))
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  t.same([...new Set(answers)], [41], `a cursor is read while the disk is full (${answers.length} reads over 1.5 s)`)
+  t.same((await within(5_000, 'a dead-letter list while a write waits', dlq.list('up'))).map(l => l.seq), [1], 'and the dead letters stored before')
+  t.notOk(stored, 'the held write has not been acknowledged')
+
+  await unfill()
+  await within(20_000, 'the held write once space returned', held)
+  t.equal(store.writeCondition().state, 'ok', 'the store writes again')
+  t.same((await dlq.list('up')).map(l => l.seq), [1, 2], 'the held dead letter is stored')
 })

@@ -36,7 +36,7 @@ const Broker = Type.Object({
     default: [{ host: '127.0.0.1', port: 1883, protocol: 'mqtt' }],
     description: 'MQTT listeners.'
   }),
-  maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535, default: 256, description: 'Longest client id accepted.' }),
+  maxClientIdLength: Type.Integer({ minimum: 1, maximum: 65535, default: 256, description: 'Longest client id accepted, in UTF-8 bytes; a longer one is refused with CONNACK 0x02 (identifier rejected).' }),
   auth: Auth,
   acl: Acl,
   limits: Limits

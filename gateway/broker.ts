@@ -31,7 +31,8 @@ const packetWriter = createRequire(createRequire(import.meta.url).resolve('aedes
 packetWriter.writeToStream.cacheNumbers = false
 
 const usernames = new WeakMap<Client, string>()
-const emptyPersistentId = new WeakSet<Client>()
+/** Clients whose CONNECT carries a client id the broker refuses (CONNACK 0x02), with the reason. */
+const refusedId = new WeakMap<Client, { reason: string, message: string }>()
 const securities = new WeakMap<Aedes, Security>()
 /** Refusals already counted and logged where they were decided. */
 const decided = new WeakSet<Error>()
@@ -79,16 +80,22 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
     // publishes do not wait for deliveries to be written (see fanout.ts)
     mq: createFanout(),
     preConnect (client, packet, done) {
-      // [MQTT-3.1.3-8] an empty client id requires clean session; remember it and refuse in authenticate with 0x02.
-      if (packet.cmd === 'connect' && packet.clientId === '' && packet.clean === false) emptyPersistentId.add(client)
+      // remembered here and refused in authenticate with 0x02, identifier rejected:
+      // [MQTT-3.1.3-8] an empty client id requires clean session; Aedes checks the length of MQTT 3.1 ids only
+      if (packet.cmd === 'connect') {
+        const bytes = Buffer.byteLength(packet.clientId ?? '')
+        if (bytes === 0 && packet.clean === false) refusedId.set(client, { reason: 'empty-client-id', message: 'empty client id without clean session' })
+        else if (bytes > deps.maxClientIdLength) refusedId.set(client, { reason: 'client-id-too-long', message: `client id of ${bytes} bytes, longer than broker.maxClientIdLength (${deps.maxClientIdLength})` })
+      }
       done(null, true)
     },
     authenticate (client, username, password, done) {
-      if (emptyPersistentId.has(client)) {
-        const err = new Error('identifier rejected: empty client id requires clean session') as AuthenticateError
+      const refused = refusedId.get(client)
+      if (refused !== undefined) {
+        const err = new Error(`identifier rejected: ${refused.message}`) as AuthenticateError
         err.returnCode = 2
         decided.add(err)
-        logger.info({ event: 'connect-refused', reason: 'empty-client-id' }, 'client refused: empty client id without clean session')
+        logger.info({ event: 'connect-refused', reason: refused.reason, remote: where(client).remote }, `client refused: ${refused.message}`)
         done(err, false)
         return
       }

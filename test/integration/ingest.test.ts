@@ -1,6 +1,7 @@
 import t from 'tap'
 import mqtt from 'mqtt'
 import { RawClient } from '../helpers/raw-mqtt.js'
+import { LogCapture, securityConfig } from '../helpers/security.js'
 import { brokerUrl, connect, eventually, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
 
 t.test('publishes land in the log in order, with what the device sent', async t => {
@@ -95,6 +96,26 @@ t.test('an empty client id with clean session off is refused with 0x02 [MQTT-3.1
   const ok = await connect(t, brokerUrl(gw), { clientId: '', clean: true })
   await ok.publishAsync('fine', 'x', { qos: 1 })
   t.equal(gw.log.lastSeq, 1)
+})
+
+t.test('a client id longer than broker.maxClientIdLength is refused with 0x02, whatever the protocol version', async t => {
+  const dir = await tempDir(t)
+  const logs = new LogCapture('info')
+  const gw = await startGateway(t, securityConfig(dir, 'listeners: [{ port: 0 }]\nmaxClientIdLength: 64'), { logger: logs.logger })
+  const port = gw.listeners[0]?.port ?? 0
+  for (const [protocolId, protocolVersion] of [['MQIsdp', 3], ['MQTT', 4]] as const) {
+    const raw = await RawClient.open(port)
+    t.teardown(() => raw.destroy())
+    raw.send({ cmd: 'connect', protocolId, protocolVersion, clean: true, clientId: 'd'.repeat(65), keepalive: 30 })
+    const reply = await raw.next()
+    t.equal(reply?.cmd === 'connack' ? reply.returnCode : undefined, 2, `MQTT ${protocolVersion === 3 ? '3.1' : '3.1.1'}: 65 bytes get CONNACK 2, identifier rejected`)
+    await raw.closedPromise()
+  }
+  t.match(logs.entries.find(e => e.event === 'connect-refused'), { reason: 'client-id-too-long', remote: /^127\.0\.0\.1:\d+$/ }, 'logged, with the address')
+  // counted in UTF-8 bytes, as MQTT encodes it: 32 two-byte characters are 64 bytes
+  const fits = await connect(t, brokerUrl(gw), { clientId: 'é'.repeat(32) })
+  await fits.publishAsync('fine', 'x', { qos: 1 })
+  t.equal(gw.log.lastSeq, 1, 'an id of exactly the limit connects and publishes')
 })
 
 t.test('a client publishing to $SYS/ is disconnected and nothing is logged', async t => {

@@ -150,10 +150,10 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       ...deps.bridgeStores?.(store)
     })
     cleanups.push(async () => await bridges.close())
-    bridges.deadLetters.setMaxBytes(parseSize(config.storage.deadLetters.maxBytes))
-    // counted now: status and metrics then take the counts from memory, never waiting on the store
-    await bridges.deadLetters.usage()
     bridges.deadLetters.on('evict', (e: EvictEvent) => logger.warn({ event: 'dead-letters-evicted', ...e }, `bridge ${e.bridge}: ${e.count} oldest dead letters removed (storage.deadLetters.maxBytes)`))
+    // counts them now (status and metrics then take the counts from memory, never waiting on the
+    // store), and trims them to a budget lowered while the gateway was stopped
+    await bridges.deadLetters.setMaxBytes(parseSize(config.storage.deadLetters.maxBytes))
     const metrics = new Metrics({
       log,
       health,

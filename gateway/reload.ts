@@ -1,7 +1,8 @@
 /**
  * Hot reload: what a new config changes in a running gateway. Bridges are
- * added, removed or reconfigured (a changed bridge keeps its cursor); retention
- * and schedules change in place; what needs a restart is reported as such.
+ * added, removed or reconfigured (a changed bridge keeps its cursor); retention,
+ * the dead-letter budget and schedules change in place; what needs a restart is
+ * reported as such.
  * A reload that fails at any step leaves the previous configuration running.
  */
 import { isDeepStrictEqual } from 'node:util'
@@ -33,6 +34,7 @@ const RESTART_KEYS: Array<[string, (c: Readonly<Config>) => unknown]> = [
   ['gateway.dataDir', c => c.gateway.dataDir],
   ['gateway.logLevel', c => c.gateway.logLevel],
   ['broker.listeners', c => c.broker.listeners],
+  ['broker.maxClientIdLength', c => c.broker.maxClientIdLength],
   ['gateway.signing', c => c.gateway.signing],
   ['storage.durability', c => c.storage.durability],
   ['admin', c => c.admin],
@@ -78,6 +80,12 @@ export async function reloadGateway (current: Readonly<Config>, next: Readonly<C
   const c = current.storage
   if (!isDeepStrictEqual(c.retention, r) || c.whenFull !== n.whenFull || c.reserveFreeBytes !== n.reserveFreeBytes || c.maxPendingBytes !== n.maxPendingBytes || c.commitWindow !== n.commitWindow) {
     deps.log.setRetention({ maxAgeMs: parseDuration(r.maxAge), maxBytes: parseSize(r.maxBytes), whenFull: n.whenFull, reserveFreeBytes: parseSize(n.reserveFreeBytes), maxPendingBytes: parseSize(n.maxPendingBytes), commitWindowMs: parseDuration(n.commitWindow) })
+    result.retention = true
+  }
+  if (c.deadLetters.maxBytes !== n.deadLetters.maxBytes) {
+    // beyond a lowered budget the oldest dead letters go at once, logged as at any eviction; the
+    // reload does not wait for their removal, which a full disk holds
+    deps.bridges.deadLetters.setMaxBytes(parseSize(n.deadLetters.maxBytes)).catch((err: unknown) => deps.logger.warn({ err }, 'dead letters beyond the new storage.deadLetters.maxBytes could not be removed'))
     result.retention = true
   }
   await changes.commit().catch((err: unknown) => deps.logger.warn({ event: 'bridge-cursor-not-forgotten', bridges: changes.removed, err }, 'the cursor of a removed bridge could not be forgotten; a bridge added again under its name resumes from it'))

@@ -73,8 +73,13 @@ export class DeadLetterStore extends EventEmitter {
     this.maxBytes = opts.maxBytes ?? 0
   }
 
-  setMaxBytes (maxBytes: number): void {
+  /** Sets the byte budget: beyond a lowered one the oldest dead letters are removed at once (see evict). */
+  async setMaxBytes (maxBytes: number): Promise<void> {
     this.maxBytes = maxBytes
+    await this.serial(async () => {
+      const totals = await this.load()
+      if (this.maxBytes > 0 && totals.bytes > this.maxBytes) await this.evict(totals)
+    })
   }
 
   private async serial<T> (fn: () => Promise<T>): Promise<T> {

@@ -47,7 +47,7 @@ const REOPEN_SPARE_BYTES = 1024 * 1024
  * LevelDB writes its log out as a table and starts a new log and manifest. A reopen without that
  * room fails and leaves the database closed, unreadable, until one succeeds.
  */
-export async function roomToReopen (dir: string): Promise<boolean> {
+async function roomToReopen (dir: string): Promise<boolean> {
   try {
     let need = REOPEN_SPARE_BYTES
     for (const name of await readdir(dir)) {

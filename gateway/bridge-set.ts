@@ -68,6 +68,8 @@ export class BridgeSet {
   private closed = false
   /** Changes to the set of bridges (see serial) run one at a time. */
   private reconfiguring: Promise<unknown> = Promise.resolve()
+  /** Each bridge's oldest unsettled event's receive time, found at that cursor (see oldestAge). */
+  private readonly oldest = new Map<string, { cursor: number, seq: number, time: number }>()
   /** The bridge that carries heartbeat events (jobs.heartbeat.bridge). */
   heartbeatBridge: string | undefined
   readonly cursors: CursorStore
@@ -217,14 +219,30 @@ export class BridgeSet {
     return await Promise.all([...this.slots.values()].map(async s => await this.reportOne(s)))
   }
 
-  /** Seconds since the oldest event the bridge has not settled was received; 0 when caught up. */
+  /**
+   * Seconds since the oldest event the bridge has not settled was received; 0 when caught up.
+   * Status and metrics ask on every call: the event is read once per cursor position, and while
+   * the log cannot be read (a failing card, a segment a full disk keeps closed) the last one found
+   * answers (0 when none was), so status and metrics never fail for it.
+   */
   async oldestAge (name: string): Promise<number> {
     const slot = this.slots.get(name)
     if (slot === undefined) return 0
     const cursor = slot.status().cursor
     if (cursor >= this.deps.log.lastSeq) return 0
-    const [next] = await this.deps.log.read(cursor + 1, 1)
-    return next === undefined ? 0 : Math.max(0, (this.now() - next.time) / 1000)
+    const known = this.oldest.get(name)
+    let time = known?.time
+    // found at this cursor, and not removed since (by retention, or to make room)
+    if (known?.cursor !== cursor || known.seq < this.deps.log.firstSeq) {
+      try {
+        const [next] = await this.deps.log.read(cursor + 1, 1)
+        time = next?.time
+        if (next !== undefined) this.oldest.set(name, { cursor, seq: next.seq, time: next.time })
+      } catch {
+        // the one found last, when there was one
+      }
+    }
+    return time === undefined ? 0 : Math.max(0, (this.now() - time) / 1000)
   }
 
   async close (): Promise<void> {

@@ -146,3 +146,41 @@ t.test('resume makes a held bridge try again at once instead of waiting out its 
   await within(5000, 'delivery right after resume', receiver.untilDistinct(1))
   t.ok(Date.now() - resumed < 5000, `delivered ${Date.now() - resumed} ms after resume`)
 })
+
+t.test('status and metrics answer while the log cannot be read, with the age of the oldest event waiting', async t => {
+  const dir = await tempDir(t)
+  const receiver = await ControlledReceiver.start(t)
+  const gw = await startGateway(t, testConfig(dir, bridgeYaml(receiver.url())))
+  await gw.bridges.pause('up')
+  const client = await connect(t, brokerUrl(gw))
+  for (let i = 1; i <= 3; i++) await client.publishAsync('devices/th-1/telemetry', JSON.stringify({ i }), { qos: 1 })
+  const status = async (): Promise<{ code: number, bridge?: { lag: number, oldestUndeliveredAgeSeconds: number } }> => {
+    const res = await fetch(`${gw.admin?.url ?? ''}/api/status`)
+    const body = await res.json() as { bridges?: Array<{ name: string, lag: number, oldestUndeliveredAgeSeconds: number }> }
+    const bridge = body.bridges?.find(b => b.name === 'up')
+    return { code: res.status, ...(bridge !== undefined ? { bridge } : {}) }
+  }
+  const before = await status()
+  t.match(before, { code: 200, bridge: { lag: 3 } }, 'three events wait while the bridge is paused')
+
+  // a card that returns errors: every read of the log fails
+  const read = gw.log.read.bind(gw.log)
+  let reads = 0
+  gw.log.read = async () => {
+    reads++
+    throw Object.assign(new Error('IO error: Input/output error (injected)'), { code: 'EIO' })
+  }
+  t.teardown(() => { gw.log.read = read })
+  const during = await status()
+  t.equal(during.code, 200, '/api/status answers')
+  t.equal(during.bridge?.lag, 3)
+  t.ok((during.bridge?.oldestUndeliveredAgeSeconds ?? -1) >= (before.bridge?.oldestUndeliveredAgeSeconds ?? Infinity), `with the age of the oldest event waiting (${during.bridge?.oldestUndeliveredAgeSeconds ?? '?'} s)`)
+  const metrics = await fetch(`${gw.admin?.url ?? ''}/metrics`)
+  t.equal(metrics.status, 200, '/metrics answers')
+  t.match(await metrics.text(), /flowgate_bridge_oldest_undelivered_age_seconds\{bridge="up"\} [0-9.e-]+/, 'with the age')
+
+  // the cursor moves on (a replay): the event found before still answers
+  await gw.bridges.replay('up', 2)
+  t.equal((await status()).code, 200, 'and after the cursor moved, where nothing could be read at it')
+  t.ok(reads > 0, `the log was asked and refused (${reads} reads)`)
+})

@@ -84,6 +84,25 @@ t.test('status figures match what was published and delivered; metrics parse and
   t.same((await api(gw, 'GET', '/readyz')).json, { ready: true })
 })
 
+t.test('the oldest waiting event\'s age follows retention: once it is removed, the next one\'s counts', async t => {
+  let now = Date.parse('2026-01-01T00:00:00Z')
+  const receiver = await startOpsReceiver(t)
+  const gw = await startGateway(t, testConfig(await tempDir(t), `storage: { retention: { maxBytes: 64KiB }, whenFull: drop-oldest }
+${bridgeYaml(receiver.url)}`), { now: () => now })
+  await gw.bridges.pause('cloud')
+  const client = await connect(t, brokerUrl(gw))
+  await client.publishAsync('devices/a/t', 'first', { qos: 1 })
+  now += 60_000
+  const age = async (): Promise<unknown> => (await api(gw, 'GET', '/api/status')).json.bridges[0].oldestUndeliveredAgeSeconds
+  t.equal(await age(), 60, 'the first event has waited 60 s')
+
+  // enough newer events that retention removes the first
+  for (let i = 0; i < 100; i++) await client.publishAsync('devices/a/t', Buffer.alloc(2048, i), { qos: 1 })
+  await eventually('the first event removed by retention', () => gw.log.firstSeq > 1, { seen: () => gw.log.stats() })
+  now += 10_000
+  t.equal(await age(), 10, 'the oldest event still waiting has waited 10 s')
+})
+
 t.test('pause stops delivery; resume catches up in order', async t => {
   let now = Date.parse('2026-01-01T00:00:00Z')
   const receiver = await startOpsReceiver(t)

@@ -215,11 +215,11 @@ export class Store extends EventEmitter {
     this.waiters = []
     this.inFlight = true
     const bytes = ops.reduce((n, op) => n + (op.type === 'put' ? op.value.length : 0), 0)
+    // failed attempts so far (each a backoff step)
     let attempt = 0
-    let failed = false
     for (;;) {
       try {
-        if (failed) {
+        if (attempt > 0) {
           if (this.closed) throw new Error('the store closed while the write was held')
           // LevelDB keeps a failed write's error, and its log may hold part of the write: the
           // retry goes to the database opened again, on a new log
@@ -250,7 +250,6 @@ export class Store extends EventEmitter {
         this.writeErrors++
         this.emit('write-error', cond)
         this.setCondition(cond)
-        failed = true
         await this.pause(backoff(attempt++))
         // a reopen on a full disk fails and leaves the store unreadable until one succeeds: the
         // database stays open, for reads, until the disk has the room a reopen takes

@@ -59,19 +59,22 @@ export function encodeRecordBatch (records: readonly PendingRecord[], headroom =
   const first = records[0]
   if (first === undefined) throw new TypeError('empty batch')
   const n = records.length
-  // each record's topic and client id as found in the first pass, written in the second
+  // each record's strings as found in the first pass, written in the second
   const topics = new Array<Buffer>(n)
   const clientIds = new Array<Buffer>(n)
+  const usernames = new Array<Buffer | undefined>(n)
   let size = headroom + 1 + numberSize(first.time) + headSize(n)
   for (let i = 0; i < n; i++) {
     const r = records[i] as PendingRecord
     const topic = text(r.topic)
     const clientId = text(r.clientId)
+    const username = r.username === undefined ? undefined : text(r.username)
     topics[i] = topic
     clientIds[i] = clientId
+    usernames[i] = username
     // array(7) + qos + retain: 3 bytes
     size += 3 + numberSize(r.time - first.time) + topic.length + headSize(r.payload.length) + r.payload.length +
-      clientId.length + (r.username === undefined ? 1 : text(r.username).length)
+      clientId.length + (username === undefined ? 1 : username.length)
   }
   const out = Buffer.allocUnsafe(size)
   out[headroom] = 0x82
@@ -91,9 +94,9 @@ export function encodeRecordBatch (records: readonly PendingRecord[], headroom =
     const clientId = clientIds[i] as Buffer
     out.set(clientId, pos)
     pos += clientId.length
-    if (r.username === undefined) out[pos++] = 0xf6
+    const username = usernames[i]
+    if (username === undefined) out[pos++] = 0xf6
     else {
-      const username = text(r.username)
       out.set(username, pos)
       pos += username.length
     }

@@ -22,6 +22,7 @@ export const GatewayErrorCodes = {
   FG_ERR_ADMIN_FORBIDDEN: 'admin API: a state-changing request from another origin, or a Host header that names no address of the API (403)',
   FG_ERR_ADMIN_TOO_LARGE: 'admin API: the request body (413), URL (414) or headers (431) are too large',
   FG_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE: 'admin API: a request body that is not application/json (415)',
+  FG_ERR_ADMIN_UNAVAILABLE: 'admin API: what the request reads cannot be read for now (the state store, whose reopen on a full or failing disk failed); the message says why (503)',
   FG_ERR_ADMIN_INTERNAL: 'admin API: the request failed inside the gateway; the log has the cause (500)',
   FG_ERR_ADMIN_UNREACHABLE: 'a command cannot reach the admin API of a running gateway',
   FG_ERR_SUBSCRIPTION_INVALID: 'Subscriptions API: the request is not valid (an unsupported protocol or filter dialect, an invalid CESQL expression, an `?inline` the registry cannot inline…) (400)',

@@ -9,6 +9,7 @@ export const StorageErrorCodes = {
   FG_ERR_DATA_DIR_ACCESS: 'the data directory cannot be created or written',
   FG_ERR_STORE_CLOSED: 'the event log is closed (the gateway is stopping)',
   FG_ERR_STORE_FULL: 'the event log is full and storage.whenFull is reject-new',
+  FG_ERR_STORE_UNAVAILABLE: 'the state store cannot be read for now: its reopen failed (a full or failing disk); a held write\'s retry reopens it',
   FG_ERR_BROKER_STATE_WRITE: 'a broker state write to LevelDB failed; the store refuses further changes',
   FG_ERR_BROKER_STATE_CLOSED: 'the broker state store is closed',
   FG_ERR_BROKER_STATE_CORRUPT: 'a stored broker state value cannot be decoded; the gateway does not start',

@@ -13,6 +13,8 @@
  * MUST: reads go through `read` or `entries`: one made while the database is closed for a reopen
  *       waits until it is open again (and an iteration cut by the reopen resumes after its last
  *       entry), so status, broker state and bridges keep reading while a held write is retried.
+ *       A reopen that fails (a full or failing disk) leaves the database closed until one
+ *       succeeds: reads fail at once meanwhile (FG_ERR_STORE_UNAVAILABLE), rather than wait.
  */
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
@@ -20,7 +22,7 @@ import type { AbstractSublevel } from 'abstract-level'
 import { Level } from 'level'
 import { StorageError } from './errors.js'
 import { isCorruption, repairDb } from './log/segment.js'
-import { backoff, describeWriteError, sameCondition, untilRoomToReopen, whenRoom, type WriteCondition } from './write-condition.js'
+import { backoff, describeWriteError, errnoOf, sameCondition, untilRoomToReopen, whenRoom, type WriteCondition } from './write-condition.js'
 
 export type Sublevel = AbstractSublevel<Level<string, Buffer>, string | Buffer | Uint8Array, string, Buffer>
 
@@ -71,6 +73,8 @@ export class Store extends EventEmitter {
   private reopened: { promise: Promise<void>, resolve: () => void } | undefined
   /** Reopens begun: a read that failed across one is made again. */
   private reopens = 0
+  /** Why the last reopen failed, while the database stays closed after it. */
+  private openFailure: unknown
   /** Write attempts that failed (each retried). */
   writeErrors = 0
 
@@ -136,7 +140,7 @@ export class Store extends EventEmitter {
    */
   async read<T> (read: () => Promise<T>): Promise<T> {
     for (;;) {
-      if (this.reopened !== undefined) await this.reopened.promise
+      await this.untilReadable()
       const seen = this.reopens
       try {
         return await read()
@@ -153,7 +157,7 @@ export class Store extends EventEmitter {
     if (range.lte !== undefined) upper.lte = range.lte
     let from = range
     for (;;) {
-      if (this.reopened !== undefined) await this.reopened.promise
+      await this.untilReadable()
       const seen = this.reopens
       try {
         for await (const entry of sub.iterator(from)) {
@@ -164,6 +168,15 @@ export class Store extends EventEmitter {
       } catch (err) {
         if (!this.cutByReopen(err, seen)) throw err
       }
+    }
+  }
+
+  /** Waits while the database is closed for a reopen; throws while a failed reopen leaves it closed. */
+  private async untilReadable (): Promise<void> {
+    if (this.reopened !== undefined) await this.reopened.promise
+    if (this.openFailure !== undefined && !this.closed) {
+      const cause = this.openFailure as { code?: string, message?: string, cause?: { message?: string } }
+      throw new StorageError('FG_ERR_STORE_UNAVAILABLE', `the state store cannot be read until it opens again: its reopen failed (${errnoOf(cause) ?? cause.cause?.message ?? cause.message ?? String(cause)}); a held write's retry reopens it`, { cause })
     }
   }
 
@@ -302,7 +315,7 @@ export class Store extends EventEmitter {
 
   /**
    * Closes and opens the database again: LevelDB clears a failed sync's error only then. Reads
-   * wait from here until the database is open (a failed open leaves them waiting for the next).
+   * wait from here until the database is open; a failed open makes them fail until one succeeds.
    */
   async reopen (): Promise<void> {
     if (this.reopened === undefined) {
@@ -311,9 +324,17 @@ export class Store extends EventEmitter {
       this.reopened = { promise, resolve }
     }
     this.reopens++
-    await this.db.close()
-    await this.db.open()
-    for (const sub of this.subs.values()) await sub.open()
+    try {
+      await this.db.close()
+      await this.db.open()
+      for (const sub of this.subs.values()) await sub.open()
+    } catch (err) {
+      // the reads waiting go on, and fail at once, as do those made until a reopen succeeds
+      this.openFailure = err
+      this.releaseReads()
+      throw err
+    }
+    this.openFailure = undefined
     this.releaseReads()
   }
 

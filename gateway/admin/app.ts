@@ -10,6 +10,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Config } from '../../config/index.js'
+import { isFlowgateError } from '../errors.js'
 import { AdminError, errorBody, forbidden, fromFramework } from './errors.js'
 import { hostProblem } from './host.js'
 import { lazySchemaController } from './lazy-schemas.js'
@@ -64,6 +65,7 @@ export function buildAdmin (cfg: Config['admin'], ctx: AdminContext): FastifyIns
     if (err instanceof AdminError) return send(reply, err)
     const known = fromFramework(err)
     if (known !== undefined) return send(reply, known)
+    if (isFlowgateError(err, 'FG_ERR_STORE_UNAVAILABLE')) return send(reply, new AdminError(503, 'FG_ERR_ADMIN_UNAVAILABLE', err.message))
     ctx.logger.error({ err }, 'admin API request failed')
     return send(reply, new AdminError(500, 'FG_ERR_ADMIN_INTERNAL', 'internal error'))
   })

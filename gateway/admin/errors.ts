@@ -2,7 +2,8 @@ import { FlowgateError } from '../errors.js'
 
 export type AdminErrorCode =
   | 'FG_ERR_ADMIN_NOT_FOUND' | 'FG_ERR_ADMIN_BAD_REQUEST' | 'FG_ERR_ADMIN_UNAUTHORIZED' | 'FG_ERR_ADMIN_CONFLICT'
-  | 'FG_ERR_ADMIN_FORBIDDEN' | 'FG_ERR_ADMIN_TOO_LARGE' | 'FG_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE' | 'FG_ERR_ADMIN_INTERNAL'
+  | 'FG_ERR_ADMIN_FORBIDDEN' | 'FG_ERR_ADMIN_TOO_LARGE' | 'FG_ERR_ADMIN_UNSUPPORTED_MEDIA_TYPE' | 'FG_ERR_ADMIN_UNAVAILABLE'
+  | 'FG_ERR_ADMIN_INTERNAL'
 
 /** An admin API error: a stable code and the HTTP status it answers with. */
 export class AdminError extends FlowgateError {

@@ -147,3 +147,42 @@ t.test('the state store stays readable while a write waits for room: reads answe
   t.equal(store.writeCondition().state, 'ok', 'the store writes again')
   t.same((await dlq.list('up')).map(l => l.seq), [1, 2], 'the held dead letter is stored')
 })
+
+t.test('while the full disk leaves no room to reopen the state store, its reads fail at once with a clear error (503), and work again once space returns', needsDisk, async t => {
+  const d = await smallDisk(t, 8 * MiB)
+  const gw = await startGateway(t, testConfig(join(d.dir, 'data'), `storage: { reserveFreeBytes: "0" }
+bridges:
+  - name: up
+    topics: ["unused/#"]
+    sink: { url: "http://127.0.0.1:9/events", mode: batch }
+`))
+  const letter = (seq: number): DeadLetter => ({ seq, time: Date.now(), event: { id: `gw-${seq}`, specversion: '1.0', data: 'x'.repeat(64 * 1024) }, status: 400, body: 'rejected' })
+  await gw.bridges.deadLetters.add('up', [letter(1)])
+  const deadLetters = async (): Promise<{ status: number, body: { count?: number, error?: { code: string, message: string } } }> => {
+    const res = await fetch(`${gw.admin?.url ?? ''}/api/bridges/up/dead-letters`)
+    return { status: res.status, body: await res.json() as { count?: number, error?: { code: string, message: string } } }
+  }
+  t.equal((await deadLetters()).body.count, 1, 'a dead letter is listed')
+
+  const unfill = await within(20_000, 'filling the disk', d.fill())
+  let stored = false
+  const held = gw.bridges.deadLetters.add('up', [letter(2)]).then(() => { stored = true })
+  held.catch(() => {}) // awaited below; given up when the test stops early
+  await eventually('the state store to report the disk full', () => gw.store.writeCondition().state === 'full', { timeoutMs: 20_000, seen: () => gw.store.writeCondition() })
+  // the held write's retry reopens the store once there is room, or after 30 s without it: this
+  // reopen stands for the latter, and fails, as LevelDB cannot write out its log on a full disk
+  await t.rejects(gw.store.reopen(), 'reopening the state store fails on the full disk')
+
+  const answer = await within(5_000, 'the dead-letter list while the store cannot reopen', deadLetters())
+  t.equal(answer.status, 503, 'the dead-letter list answers 503')
+  t.equal(answer.body.error?.code, 'FG_ERR_ADMIN_UNAVAILABLE', `with its code (${answer.body.error?.message ?? ''})`)
+  await t.rejects(within(5_000, 'a cursor read while the store cannot reopen', new CursorStore(gw.store).get('up')), { code: 'FG_ERR_STORE_UNAVAILABLE' }, 'a cursor read fails at once, with its code')
+  t.equal((await storeStatus(gw)).state, 'full', 'status still answers, and shows the store full')
+  t.notOk(stored, 'the held write has not been acknowledged')
+
+  await unfill()
+  await within(20_000, 'the held write once space returned', held)
+  const after = await deadLetters()
+  t.equal(after.status, 200, 'the dead-letter list answers again once space returned')
+  t.equal(after.body.count, 2, 'with the held dead letter')
+})

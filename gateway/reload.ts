@@ -1,8 +1,8 @@
 /**
  * Hot reload: what a new config changes in a running gateway. Bridges are
  * added, removed or reconfigured (a changed bridge keeps its cursor); retention,
- * the dead-letter budget and schedules change in place; what needs a restart is
- * reported as such.
+ * the dead-letter budget, schedules and the log level change in place; what
+ * needs a restart is reported as such.
  * A reload that fails at any step leaves the previous configuration running.
  */
 import { isDeepStrictEqual } from 'node:util'
@@ -16,6 +16,8 @@ export interface ReloadResult {
   removed: string[]
   changed: string[]
   retention: boolean
+  /** The new `gateway.logLevel`, when it changed (it applies from the end of the reload). */
+  logLevel?: string
   /** Keys whose new values take effect only after a restart. */
   needsRestart: string[]
 }
@@ -32,9 +34,11 @@ export interface ReloadDeps {
 const RESTART_KEYS: Array<[string, (c: Readonly<Config>) => unknown]> = [
   ['gateway.id', c => c.gateway.id],
   ['gateway.dataDir', c => c.gateway.dataDir],
-  ['gateway.logLevel', c => c.gateway.logLevel],
   ['broker.listeners', c => c.broker.listeners],
   ['broker.maxClientIdLength', c => c.broker.maxClientIdLength],
+  ['broker.auth.passwordFile', c => c.broker.auth.passwordFile],
+  ['broker.auth.allowAnonymous', c => c.broker.auth.allowAnonymous],
+  ['broker.limits', c => c.broker.limits],
   ['gateway.signing', c => c.gateway.signing],
   ['storage.durability', c => c.storage.durability],
   ['admin', c => c.admin],
@@ -90,9 +94,14 @@ export async function reloadGateway (current: Readonly<Config>, next: Readonly<C
   }
   await changes.commit().catch((err: unknown) => deps.logger.warn({ event: 'bridge-cursor-not-forgotten', bridges: changes.removed, err }, 'the cursor of a removed bridge could not be forgotten; a bridge added again under its name resumes from it'))
 
+  const level = next.gateway.logLevel
+  if (current.gateway.logLevel !== level) result.logLevel = level
+
   deps.logger.info({ event: 'reload', ...result }, 'configuration reloaded')
   if (result.needsRestart.length > 0) {
     deps.logger.warn({ event: 'reload-needs-restart', keys: result.needsRestart }, `changes to ${result.needsRestart.join(', ')} take effect after a restart`)
   }
+  // last, so the lines above are written at the level they were made under (a quieter level would drop them)
+  if (result.logLevel !== undefined) deps.logger.level = level
   return result
 }

@@ -175,7 +175,7 @@ export class Security {
   /**
    * Takes a new config in place (hot reload): access rules apply at once, to connected
    * clients too; users in the config apply to the next logins. Listeners, the password
-   * file's path, `allowAnonymous` and limits take effect after a restart (logged).
+   * file's path, `allowAnonymous` and limits take effect after a restart (the reload says so).
    */
   reconfigure (config: Config): void {
     const next = config.broker
@@ -190,9 +190,6 @@ export class Security {
       this.users.setConfigUsers(next.auth.users)
       this.logger.info({ event: 'users-reloaded', count: next.auth.users.length }, `users reloaded: ${next.auth.users.length} in the config`)
     }
-    const later = (['passwordFile', 'allowAnonymous'] as const).filter(k => next.auth[k] !== this.config.auth[k]).map(k => `broker.auth.${k}`)
-    if (!isDeepStrictEqual(next.limits, this.config.limits)) later.push('broker.limits')
-    if (later.length > 0) this.logger.warn({ event: 'security-needs-restart', keys: later }, `changes to ${later.join(', ')} take effect after a restart`)
     this.config = next
   }
 

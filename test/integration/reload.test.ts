@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import mqtt from 'mqtt'
@@ -78,4 +78,53 @@ t.test('adding a bridge while publishing loses nothing on the existing bridge; a
   t.same((await restart).keys, ['broker.listeners'])
   gw.proc.kill('SIGTERM')
   t.equal((await gw.exited).code, 0, 'stops cleanly with a client still connected')
+})
+
+t.test('gateway.logLevel changes in place: a reload to debug logs debug lines at once, one back to info stops them', async t => {
+  const dir = await tempDir(t)
+  const file = await writeConfig(dir, join(dir, 'data'))
+  const gw = await startChild(t, file)
+  const connectAs = async (clientId: string): Promise<void> => {
+    // a login is logged (at debug) before the broker answers the CONNECT
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { clientId, reconnectPeriod: 0 })
+    await client.endAsync()
+  }
+  const setLevel = async (from: string, to: string): Promise<Record<string, unknown>> => {
+    const reloaded = gw.waitForLog(e => e.event === 'reload')
+    await writeFile(file, (await readFile(file, 'utf8')).replace(`logLevel: ${from}`, `logLevel: ${to}`))
+    return await reloaded
+  }
+  const logins = (): string[] => gw.stderr.flatMap(line => {
+    try {
+      const e = JSON.parse(line) as { event?: string, clientId?: string }
+      return e.event === 'login' && e.clientId !== undefined ? [e.clientId] : []
+    } catch { return [] }
+  })
+
+  await connectAs('before')
+  const toDebug = await setLevel('info', 'debug')
+  t.equal(toDebug.logLevel, 'debug', 'the reload reports the new level')
+  t.same(toDebug.needsRestart, [], 'and nothing that needs a restart')
+  await connectAs('during')
+  await gw.waitForLog(e => e.event === 'login' && e.clientId === 'during', true)
+  t.pass('a debug line is logged once the reload is done')
+
+  t.equal((await setLevel('debug', 'info')).logLevel, 'info', 'back to info')
+  await connectAs('after')
+  // a reload's line comes after every line of what happened before it
+  const hup = gw.waitForLog(e => e.event === 'reload')
+  gw.proc.kill('SIGHUP')
+  await hup
+  t.same(logins(), ['during'], 'debug lines only while the level was debug')
+})
+
+t.test('a change to broker.limits or broker.auth that needs a restart is reported in the reload, with the other such keys', async t => {
+  const dir = await tempDir(t)
+  const file = await writeConfig(dir, join(dir, 'data'))
+  const gw = await startChild(t, file)
+  const restart = gw.waitForLog(e => e.event === 'reload-needs-restart')
+  const reloaded = gw.waitForLog(e => e.event === 'reload')
+  await writeFile(file, (await readFile(file, 'utf8')).replace('broker:\n', 'broker:\n  limits: { maxConnections: 10 }\n  auth: { allowAnonymous: true }\n'))
+  t.same((await reloaded).needsRestart, ['broker.auth.allowAnonymous', 'broker.limits'], 'the reload names the keys')
+  t.same((await restart).keys, ['broker.auth.allowAnonymous', 'broker.limits'], 'in one line')
 })

@@ -27,7 +27,10 @@ import type { SubscriptionsServer } from './subscriptions/server.js'
 
 export interface GatewayDeps {
   logger?: Logger
+  /** The system's time (epoch ms). */
   now?: () => number
+  /** A clock that setting the system time does not move (see EventLogOptions.elapsed). */
+  elapsed?: () => number
   /** Called once when the gateway cannot go on (broker state cannot be written); the caller closes it. */
   onFatal?: (err: Error) => void
   /** The bridges' cursor and dead-letter stores, instead of those in `store` (to inject store failures). */
@@ -56,7 +59,14 @@ export interface Gateway {
   close (): Promise<void>
 }
 
-function logOptions (config: Readonly<Config>, now?: () => number): EventLogOptions {
+/** A span of time for a log message: `3.5 d`, `2.0 h`, `12 min`. */
+function spanText (ms: number): string {
+  if (ms >= 86_400_000) return `${(ms / 86_400_000).toFixed(1)} d`
+  if (ms >= 3_600_000) return `${(ms / 3_600_000).toFixed(1)} h`
+  return `${Math.round(ms / 60_000)} min`
+}
+
+function logOptions (config: Readonly<Config>, { now, elapsed }: GatewayDeps): EventLogOptions {
   const storage = config.storage
   return {
     durability: storage.durability,
@@ -66,7 +76,8 @@ function logOptions (config: Readonly<Config>, now?: () => number): EventLogOpti
     reserveFreeBytes: parseSize(storage.reserveFreeBytes),
     maxPendingBytes: parseSize(storage.maxPendingBytes),
     commitWindowMs: parseDuration(storage.commitWindow),
-    ...(now !== undefined ? { now } : {})
+    ...(now !== undefined ? { now } : {}),
+    ...(elapsed !== undefined ? { elapsed } : {})
   }
 }
 
@@ -105,7 +116,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     })
     cleanups.push(async () => await store.close())
 
-    const log = await EventLog.open(store, { ...logOptions(config, deps.now), onNoRoom: noRoom })
+    const log = await EventLog.open(store, { ...logOptions(config, deps), onNoRoom: noRoom })
     cleanups.push(async () => await log.close())
     for (const dir of log.atOpen.repaired) logger.warn({ event: 'store-repaired', store: 'event log', dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read')
     for (const e of log.atOpen.lost) logger.warn({ event: 'drop', ...e }, dropMessage(e))
@@ -114,6 +125,10 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger.warn({ event: 'unclean-stop', ...unclean }, `the gateway did not stop cleanly: the log ends at sequence ${unclean.lastSeq}; new records start at ${unclean.nextSeq}, after the numbers reserved before the stop, so no id is issued twice`)
     }
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
+    log.on('clock-step', (e: { stepMs: number }) => {
+      const span = spanText(Math.abs(e.stepMs))
+      logger.warn({ event: 'clock-step', stepMs: e.stepMs }, `the system clock was set ${e.stepMs > 0 ? 'forward' : 'back'} by ${span}: events stored before carry times ${span} ${e.stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`)
+    })
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
     const health = new StoreHealth(log, store, logger)
 

@@ -35,7 +35,13 @@ export interface EventLogOptions {
   maxPendingBytes?: number
   /** How long a group may wait for more appends before it is written (ms); 0: at once. */
   commitWindowMs?: number
+  /** The system's time (epoch ms): records are stamped with it. */
   now?: () => number
+  /**
+   * A clock (ms) that setting the system time does not move: the age limit measures what this run
+   * stored on it. performance.now(), or `now` when only that is given (a test's own clock).
+   */
+  elapsed?: () => number
   /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
   freeBytes?: (dir: string) => Promise<number>
 }
@@ -86,6 +92,8 @@ export abstract class LogBase extends EventEmitter {
   protected condition: WriteCondition = { state: 'ok' }
   protected wakeRetry: (() => void) | undefined
   protected rotateFirst = false
+  /** The system time less the elapsed clock, as last seen: a change of it is a step of the system clock. */
+  protected clockOffset: number
   /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
   private writeLock: Promise<void> = Promise.resolve()
   /** Runs of sequence numbers already reported lost. */
@@ -96,7 +104,8 @@ export abstract class LogBase extends EventEmitter {
     this.store = store
     this.meta = meta
     this.segments = segments
-    this.opts = { now: Date.now, reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
+    this.opts = { now: Date.now, elapsed: opts.now ?? (() => performance.now()), reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
+    this.clockOffset = this.opts.now() - this.opts.elapsed()
     this.state = init.state
     this.lastSeqValue = init.lastSeq
     this.nextSeq = init.nextSeq

@@ -252,7 +252,7 @@ export abstract class CommittingLog extends RetainedLog {
       const started = performance.now()
       await seg.put(seqKey(first.seq), value, this.opts.durability === 'sync')
       this.disk.wrote(value.length)
-      seg.added(first, last, records.length, value.length)
+      seg.added(first, last, records.length, value.length, this.opts.elapsed())
       this.segments.grew(records.length, value.length)
       this.state = this.nextState()
       this.stateDirty = false

@@ -15,6 +15,8 @@ import type { Segment } from './segment.js'
 import { LogBase, type DropEvent, type EventLogOptions } from './base.js'
 import { backoff } from '../write-condition.js'
 
+/** A change of the system time less the elapsed clock this large is a step, not drift. */
+const CLOCK_STEP_MS = 60_000
 
 export abstract class RetainedLog extends LogBase {
   /** Segments taken out of the log whose removal from disk waits for the state that excludes them. */
@@ -30,21 +32,38 @@ export abstract class RetainedLog extends LogBase {
     }
   }
 
-  /** Removes records older than maxAge, a segment at a time. Resolves with the number of records dropped. */
+  /**
+   * Removes records older than maxAge, a segment at a time. Resolves with the number of records
+   * dropped. What this run stored is aged on the elapsed clock, so a step of the system clock (a Pi,
+   * which has no battery-backed clock, setting it once it reaches a time server) drops nothing
+   * early; what an earlier run stored, by its records' times.
+   */
   async sweep (): Promise<number> {
+    this.noticeClockStep()
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
     const cutoff = this.opts.now() - this.opts.maxAgeMs
+    const arrivedCutoff = this.opts.elapsed() - this.opts.maxAgeMs
+    const aged = (seg: Segment): boolean => seg.lastArrived !== undefined ? seg.lastArrived < arrivedCutoff : seg.lastTime < cutoff
     const active = this.segments.active
-    if (active !== undefined && !active.empty && active.lastTime < cutoff) {
+    if (active !== undefined && !active.empty && aged(active)) {
       // an idle log: its newest segment aged out whole
       await this.withWriteLock(async () => { if (this.segments.active === active) await this.rotate() })
     }
-    const dropped = this.dropOldestWhile(seg => seg.lastTime < cutoff, 'maxAge')
+    const dropped = this.dropOldestWhile(aged, 'maxAge')
     if (dropped > 0) {
       this.schedule()
       await this.flush()
     }
     return dropped
+  }
+
+  /** Reports a step of the system clock (a minute or more) since the last look: 'clock-step'. */
+  private noticeClockStep (): void {
+    const offset = this.opts.now() - this.opts.elapsed()
+    const stepMs = offset - this.clockOffset
+    if (Math.abs(stepMs) < CLOCK_STEP_MS) return
+    this.clockOffset = offset
+    this.emit('clock-step', { stepMs })
   }
 
   /** Stores the state alone (a trim with no commit to carry it), then removes what it excludes. */

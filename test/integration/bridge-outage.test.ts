@@ -3,8 +3,10 @@
  * are published; when it comes back every event arrives, in order, without gaps;
  * only the batch that was in flight when it went down is seen twice, with the same ids.
  */
+import { Writable } from 'node:stream'
 import t from 'tap'
 import type { MqttClient } from 'mqtt'
+import { pino } from 'pino'
 import type { CloudEvent } from '../../bridges/cloudevents/index.js'
 import { brokerUrl, connect, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
 import { ControlledReceiver, OK, seqOf, untilCursor, type ReceivedRequest } from '../helpers/receiver-control.js'
@@ -144,4 +146,43 @@ t.test('records removed by retention during an outage are counted as missed, and
   t.ok((status?.missed ?? 0) > 0, `records removed before the bridge read them are counted as missed (${status?.missed ?? 0})`)
   t.equal(before.length + (status?.missed ?? 0), BACKLOG, 'every record of the backlog is either delivered or counted as missed')
   t.equal(status?.state, 'running')
+})
+
+t.test('a site started offline on a wrong clock: the clock set forward when the uplink returns drops nothing, and the backlog is delivered', async t => {
+  const dir = await tempDir(t)
+  const DAY = 86_400_000
+  // a Pi without a battery-backed clock, started at the time it last saved: 30 days behind
+  let offset = -30 * DAY
+  let openGate: () => void = () => {}
+  const gate = new Promise<void>(resolve => { openGate = resolve })
+  const receiver = await ControlledReceiver.start(t, {
+    policy: async req => {
+      if (req.index === 0) await gate // the uplink is down until the clock is set
+      return OK
+    }
+  })
+  const lines: Array<{ event?: string, stepMs?: number, msg?: string }> = []
+  const logger = pino({ level: 'info' }, new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString()) as { event?: string }); cb() } }))
+  const gw = await startGateway(t, testConfig(dir, `bridges:
+  - name: up
+    topics: ["devices/#"]
+    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: batch, timeoutMs: 60000 }
+    batch: { maxEvents: 100 }
+    retry: { initialDelay: 10ms, maxDelay: 200ms }
+`), { logger, now: () => Date.now() + offset, elapsed: () => performance.now() })
+  const clients: MqttClient[] = []
+  for (let c = 0; c < DEVICES; c++) clients.push(await connect(t, brokerUrl(gw), { clientId: `th-${c}` }))
+  const BACKLOG = 2_500
+  await publish(clients, 0, BACKLOG)
+
+  offset = 0 // the uplink returns and the clock is set: the backlog looks 30 days old
+  t.equal(await gw.log.sweep(), 0, 'the retention sweep (maxAge 7d) removes none of the backlog')
+  const step = lines.find(l => l.event === 'clock-step')
+  t.ok(step !== undefined && Math.abs((step.stepMs ?? 0) - 30 * DAY) < 60_000, `the step is logged: ${step?.msg ?? 'no line'}`)
+  openGate()
+  await untilCursor(gw, 'up', BACKLOG)
+  const seqs = [...new Set(receiver.firstArrivals().map(seqOf))]
+  t.same(seqs, Array.from({ length: BACKLOG }, (_, i) => i + 1), 'every event of the backlog is delivered, in order')
+  t.equal(gw.bridges.get('up')?.status().missed, 0, 'none missed')
+  t.equal(gw.log.stats().drops.maxAge, 0, 'none dropped')
 })

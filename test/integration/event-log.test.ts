@@ -3,11 +3,11 @@ import t from 'tap'
 import { EventLog, Store, type DropEvent } from '../../storage/index.js'
 import { tempDir, type TestContext } from '../helpers/gateway.js'
 
-interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, commitWindowMs?: number }
+interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, elapsed?: () => number, commitWindowMs?: number }
 
 async function openLog (t: TestContext, dir: string, o: Opts = {}): Promise<{ store: Store, log: EventLog }> {
   const store = await Store.open(dir)
-  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
+  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.elapsed !== undefined ? { elapsed: o.elapsed } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
   t.teardown(async () => { await log.close(); await store.close() })
   return { store, log }
 }
@@ -193,6 +193,32 @@ t.test('age retention removes old records, counts them and keeps sequence number
   const again = await openLog(t, dir, { now: () => now })
   t.equal(again.log.stats().drops.maxAge, 10, 'drop counters survive a restart')
   t.equal(await append(again.log, 't', 'new'), 11, 'an emptied log never reuses a sequence number')
+})
+
+t.test('a step of the system clock ages nothing: what this run stored is aged from when it arrived', async t => {
+  // a Pi has no battery-backed clock: it starts at the time it last saved (or 1970) and steps to the
+  // right time once it reaches a time server, typically when the uplink returns
+  let wall = Date.parse('2026-01-01T00:00:00Z')
+  let elapsed = 0
+  const steps: Array<{ stepMs: number }> = []
+  const { log } = await openLog(t, await tempDir(t), { maxAgeMs: 60 * 60_000, now: () => wall, elapsed: () => elapsed })
+  log.on('clock-step', (e: { stepMs: number }) => steps.push(e))
+  t.equal(await log.sweep(), 0)
+  for (let i = 0; i < 10; i++) { wall += 1000; elapsed += 1000; await append(log, 't', String(i)) }
+
+  const DAY = 24 * 60 * 60_000
+  // 10 s pass, and the clock is set 30 days forward
+  wall += 10_000 + 30 * DAY
+  elapsed += 10_000
+  t.equal(await log.sweep(), 0, 'no record is older than an hour: none is dropped')
+  t.equal(log.stats().records, 10, 'every record is kept')
+  t.same(steps.map(s => s.stepMs), [30 * DAY], 'the step is reported once, with its size')
+  await append(log, 't', 'after')
+
+  wall += 2 * 60 * 60_000 // two hours later, by both clocks
+  elapsed += 2 * 60 * 60_000
+  t.equal(await log.sweep(), 11, 'records age by the time since they arrived')
+  t.equal(steps.length, 1, 'time passing is no step')
 })
 
 t.test('drop-oldest keeps the log within its byte budget', async t => {

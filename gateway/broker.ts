@@ -34,8 +34,24 @@ const usernames = new WeakMap<Client, string>()
 /** Clients whose CONNECT carries a client id the broker refuses (CONNACK 0x02), with the reason. */
 const refusedId = new WeakMap<Client, { reason: string, message: string }>()
 const securities = new WeakMap<Aedes, Security>()
+const topicLimitsOf = new WeakMap<Aedes, TopicLimits>()
 /** Refusals already counted and logged where they were decided. */
 const decided = new WeakSet<Error>()
+
+/**
+ * New limits for a broker made by createBroker (a reload): topic length and levels from the next
+ * publish or subscription, and Aedes' own backstops for connections made from now on.
+ */
+export function setBrokerLimits (broker: Aedes, limits: LimitsConfig): void {
+  const topics = topicLimitsOf.get(broker)
+  if (topics !== undefined) {
+    topics.maxTopicLength = limits.maxTopicLength
+    topics.maxTopicLevels = limits.maxTopicLevels
+  }
+  const b = broker as unknown as { connectTimeout: number, opts?: { drainTimeout?: number } }
+  b.connectTimeout = 2 * parseDuration(limits.connectTimeout)
+  if (b.opts !== undefined) b.opts.drainTimeout = 2 * parseDuration(limits.slowClientTimeout)
+}
 
 /** The security layer of a broker made by createBroker: its counters are `securityOf(broker)?.stats()`. */
 export function securityOf (broker: Aedes): Security | undefined {
@@ -182,6 +198,7 @@ export async function createBroker (deps: BrokerDeps): Promise<Aedes> {
 
   const broker = await Aedes.createBroker(opts)
   securities.set(broker, security)
+  topicLimitsOf.set(broker, topicLimits)
   const onError = (client: Client, err: Error): void => {
     // refusals of ours are counted where they are decided; resets and timeouts are not bad input
     if (decided.has(err) || isFlowgateError(err) || typeof (err as NodeJS.ErrnoException).code === 'string' || NOT_PROTOCOL_ERRORS.has(err.message)) return

@@ -11,7 +11,7 @@ import { createStoredBrokerPersistence, EventLog, Store, type CursorStore, type 
 import type { AdminServer } from './admin/server.js'
 import { BridgeSet } from './bridge-set.js'
 import { Security } from './auth/index.js'
-import { createBroker } from './broker.js'
+import { createBroker, setBrokerLimits } from './broker.js'
 import { IngestGate } from './ingest-gate.js'
 import { Jobs } from './jobs.js'
 import { Listeners, type BoundListener } from './listeners.js'
@@ -267,7 +267,13 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       subscriptionsApi,
       security,
       async reload (next) {
-        const others: Array<(cfg: Readonly<Config>) => Promise<void> | void> = [cfg => security.reconfigure(cfg)]
+        const others: Array<(cfg: Readonly<Config>) => Promise<void> | void> = [
+          cfg => security.reconfigure(cfg),
+          cfg => {
+            listeners.setLimits(cfg.broker.limits)
+            setBrokerLimits(broker, cfg.broker.limits)
+          }
+        ]
         if (subscriptions !== undefined && next.subscriptions !== undefined) {
           const { streamsOf } = await import('./subscriptions/registry-source.js')
           const manager = subscriptions

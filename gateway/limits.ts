@@ -32,6 +32,9 @@ import { TokenBucket } from './limits-rules.js'
 
 export type GuardLimit = 'maxPacketSize' | 'connectTimeout' | 'slow-client'
 
+/** The limits of GuardOptions, which a reload changes. */
+export type GuardLimits = Pick<GuardOptions, 'maxPacketSize' | 'publishRate' | 'publishBurst' | 'connectTimeoutMs' | 'maxOutboundBytes' | 'slowClientTimeoutMs'>
+
 export interface GuardOptions {
   /** Largest whole packet (fixed header included), in bytes. */
   maxPacketSize: number
@@ -66,9 +69,9 @@ const FIXED_LENGTH: Readonly<Record<number, number>> = { 0: -1, 4: 2, 5: 2, 6: 2
 
 export class PacketGuard extends Duplex {
   private readonly inner: Duplex
-  private readonly opts: GuardOptions
+  private opts: GuardOptions
   private readonly now: () => number
-  private readonly bucket: TokenBucket | undefined
+  private bucket: TokenBucket | undefined
   private connectTimer: NodeJS.Timeout | undefined
   private stopped = false
   // fixed-header state: 0 expecting the first byte, 1 reading the remaining length, 2 skipping the body
@@ -122,6 +125,15 @@ export class PacketGuard extends Duplex {
     this.slowTimer = setTimeout(this.checkSlow, ms)
     this.slowTimer.unref()
   }
+  /**
+   * New limits (a reload): the packet size from the next packet, the publish rate from the next
+   * publish (with a full burst), the slow-client bounds from the next write.
+   */
+  setLimits (limits: GuardLimits): void {
+    this.opts = { ...this.opts, ...limits }
+    this.bucket = limits.publishRate > 0 ? new TokenBucket(limits.publishRate, limits.publishBurst, this.now()) : undefined
+  }
+
   /** Sends what this turn has gathered: when the turn ends, or sooner (a full buffer, a close). */
   private readonly flushTurn = (): void => {
     if (!this.coalescing) return

@@ -41,6 +41,21 @@ type WsModule = typeof import('ws')
 
 interface Limits { maxPacketSize: number, maxConnections: number, publishRate: number, publishBurst: number, connectTimeoutMs: number, maxOutboundBytes: number, slowClientTimeoutMs: number }
 
+function limitsOf (l: LimitsConfig): Limits {
+  return {
+    maxPacketSize: parseSize(l.maxPacketSize),
+    maxConnections: l.maxConnections,
+    publishRate: l.publishRate,
+    publishBurst: l.publishBurst ?? Math.max(1, l.publishRate),
+    connectTimeoutMs: parseDuration(l.connectTimeout),
+    maxOutboundBytes: parseSize(l.maxOutboundBytes),
+    slowClientTimeoutMs: parseDuration(l.slowClientTimeout)
+  }
+}
+
+/** A WebSocket message may hold several MQTT packets; the guard limits each packet. */
+const wsMaxPayload = (limits: Limits): number => limits.maxPacketSize * 2
+
 /**
  * Restarts the broker's keepalive timer for `client`: it is not reading the client's packets (held
  * at the ingest gate), so their arrival cannot. Aedes keeps the timer on the client
@@ -59,19 +74,26 @@ export class Listeners {
   private readonly sockets = new Set<Socket>()
   private closing: Promise<void> | undefined
   readonly bound: BoundListener[] = []
-  private readonly limits: Limits
+  private limits: Limits
+  /** The guards of open connections, which a reload gives new limits. */
+  private readonly guards = new Set<PacketGuard>()
+  /** The WebSocket servers, whose largest message follows maxPacketSize. */
+  private readonly wsServers: Array<{ options: { maxPayload?: number } }> = []
 
   private constructor (private readonly broker: Aedes, private readonly deps: ListenerDeps) {
-    const l = deps.limits
-    this.limits = {
-      maxPacketSize: parseSize(l.maxPacketSize),
-      maxConnections: l.maxConnections,
-      publishRate: l.publishRate,
-      publishBurst: l.publishBurst ?? Math.max(1, l.publishRate),
-      connectTimeoutMs: parseDuration(l.connectTimeout),
-      maxOutboundBytes: parseSize(l.maxOutboundBytes),
-      slowClientTimeoutMs: parseDuration(l.slowClientTimeout)
-    }
+    this.limits = limitsOf(deps.limits)
+  }
+
+  /**
+   * New limits (a reload): new connections get them, and so do open ones (packet size, publish
+   * rate, slow-client bounds); a connection already over maxConnections is not closed for it.
+   */
+  setLimits (config: LimitsConfig): void {
+    const limits = limitsOf(config)
+    this.limits = limits
+    for (const wss of this.wsServers) wss.options.maxPayload = wsMaxPayload(limits)
+    const { maxConnections: _, ...guard } = limits
+    for (const g of this.guards) g.setLimits(guard)
   }
 
   static async open (broker: Aedes, configs: readonly ListenerConfig[], deps: ListenerDeps): Promise<Listeners> {
@@ -106,6 +128,8 @@ export class Listeners {
         },
         ...(this.deps.gate !== undefined ? { gate: this.deps.gate, onHeldTick: () => { refreshKeepalive(ref.client) } } : {})
       })
+      this.guards.add(guard)
+      guard.once('close', () => this.guards.delete(guard))
       security.attach(guard, { listener: label.value, anonymous, remote, cert })
       ref.client = this.broker.handle(guard, req)
     }
@@ -194,8 +218,8 @@ export class Listeners {
         const http: HttpServer | TlsServer = cfg.protocol === 'ws' ? createHttpServer(refuseRequest) : createHttpsServer(this.tlsOptions(cfg, index), refuseRequest)
         if (cfg.protocol === 'wss') http.on('tlsClientError', onTlsError)
         const path = cfg.path ?? '/mqtt'
-        // a WebSocket message may hold several MQTT packets; the guard limits each packet
-        const wss = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxPacketSize * 2, perMessageDeflate: false, clientTracking: false })
+        const wss = new WebSocketServer({ noServer: true, maxPayload: wsMaxPayload(this.limits), perMessageDeflate: false, clientTracking: false })
+        this.wsServers.push(wss)
         http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
           if (new URL(req.url ?? '/', 'http://localhost').pathname !== path) {
             socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n')
@@ -231,7 +255,9 @@ export class Listeners {
       ...(ca !== undefined ? { ca } : {}),
       requestCert: tls.clientCert !== 'none',
       rejectUnauthorized: tls.clientCert === 'required',
-      handshakeTimeout: this.limits.connectTimeoutMs,
+      // the listener's own timer holds a handshake to connectTimeout (counted and logged, and
+      // changed by a reload); TLS's bound, fixed with the server, is only a backstop
+      handshakeTimeout: Math.max(2 * this.limits.connectTimeoutMs, 120_000),
       minVersion: 'TLSv1.2'
     }
     return options

@@ -1,8 +1,8 @@
 /**
  * Hot reload: what a new config changes in a running gateway. Bridges are
  * added, removed or reconfigured (a changed bridge keeps its cursor); retention,
- * the dead-letter budget, schedules and the log level change in place; what
- * needs a restart is reported as such.
+ * the dead-letter budget, schedules, broker limits and the log level change in
+ * place; what needs a restart is reported as such.
  * A reload that fails at any step leaves the previous configuration running.
  */
 import { isDeepStrictEqual } from 'node:util'
@@ -38,7 +38,6 @@ const RESTART_KEYS: Array<[string, (c: Readonly<Config>) => unknown]> = [
   ['broker.maxClientIdLength', c => c.broker.maxClientIdLength],
   ['broker.auth.passwordFile', c => c.broker.auth.passwordFile],
   ['broker.auth.allowAnonymous', c => c.broker.auth.allowAnonymous],
-  ['broker.limits', c => c.broker.limits],
   ['gateway.signing', c => c.gateway.signing],
   ['storage.durability', c => c.storage.durability],
   ['admin', c => c.admin],

@@ -175,7 +175,7 @@ export class Security {
   /**
    * Takes a new config in place (hot reload): access rules apply at once, to connected
    * clients too; users in the config apply to the next logins. Listeners, the password
-   * file's path, `allowAnonymous` and limits take effect after a restart (the reload says so).
+   * file's path and `allowAnonymous` take effect after a restart (the reload says so).
    */
   reconfigure (config: Config): void {
     const next = config.broker

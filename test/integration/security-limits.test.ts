@@ -142,3 +142,53 @@ t.test('connectTimeout: a connection that sends no CONNECT in time is closed', a
   t.equal(securityOf(gw.broker)?.stats().limitClosures.connectTimeout, 2, 'counted')
   t.ok(logs.events('limit').every(e => e.limit === 'connectTimeout' && typeof e.remote === 'string'))
 })
+
+t.test('limits change on reload: connected clients and new ones get the new limits, nobody is dropped for the change', async t => {
+  const logs = new LogCapture()
+  const dir = await tempDir(t)
+  const config = (limits: string): ReturnType<typeof securityConfig> => securityConfig(join(dir, 'data'), `listeners:
+  - port: 0
+limits: { ${limits} }`)
+  const gw = await startGateway(t, config('maxConnections: 10'), { logger: logs.logger })
+  const good = await witness(t, gw)
+  const big = await rawConnected(t, gw, 'big-sender')
+  const flooder = await rawConnected(t, gw, 'flooder')
+
+  const result = await gw.reload(config('maxPacketSize: 1KiB, maxTopicLevels: 3, maxConnections: 4, publishRate: 50, publishBurst: 10').config)
+  t.same(result.needsRestart, [], 'nothing needs a restart')
+  t.notOk(big.closed || flooder.closed, 'connected clients stay connected through the reload')
+
+  // maxPacketSize, on a client connected before the reload
+  big.sendRaw(Buffer.from([0x32, 0x80, 0x80, 0x80, 0x05]))
+  await big.closedPromise()
+  t.match(logs.events('limit')[0], { limit: 'maxPacketSize', clientId: 'big-sender', detail: /limit 1024/ }, 'a connected client is held to the new maxPacketSize')
+
+  // publishRate, on a client connected before the reload: 10 at once, the other 20 at 50 a second
+  const burst = Buffer.concat(Array.from({ length: 30 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: 'fx', payload: Buffer.from([i]), qos: 1, messageId: i + 1, retain: false, dup: false })))
+  const start = performance.now()
+  flooder.sendRaw(burst)
+  let acked = 0
+  while (acked < 30) {
+    const p = await flooder.next()
+    if (p === null) break
+    if (p.cmd === 'puback') acked++
+  }
+  const elapsed = performance.now() - start
+  t.equal(acked, 30, 'every publish acknowledged')
+  t.ok(elapsed >= 350, `a connected client is slowed to the new publishRate: 30 publishes took ${Math.round(elapsed)} ms`)
+
+  // maxConnections, for new connections: the witness, the flooder and two more
+  await rawConnected(t, gw, 'third')
+  await rawConnected(t, gw, 'fourth')
+  const fifth = netConnect(portOf(gw), '127.0.0.1')
+  fifth.on('error', () => {})
+  await new Promise<void>(resolve => fifth.once('close', () => resolve()))
+  t.equal(securityOf(gw.broker)?.stats().limitClosures.maxConnections, 1, 'a fifth connection is refused under the new maxConnections')
+
+  // topic levels, on a client connected before the reload
+  flooder.send({ cmd: 'publish', topic: 'a/b/c/d', payload: Buffer.from('x'), qos: 1, messageId: 100, retain: false, dup: false })
+  t.equal(await flooder.next(), null, 'four levels, over the new maxTopicLevels: closed without PUBACK')
+
+  await good.publishAsync('a/b/c', 'three levels are fine', { qos: 1 })
+  t.pass('the witness, connected before the reload, publishes on')
+})

@@ -32,6 +32,17 @@ async function publish (clients: MqttClient[], from: number, count: number): Pro
   await Promise.all(clients.flatMap((client, c) => Array.from({ length: WINDOW }, async () => await lane(client, c))))
 }
 
+/** One batch bridge to `receiver`, retrying quickly, with a timeout longer than any stall a test makes. */
+function stalledUpstreamConfig (dir: string, receiver: ControlledReceiver): ReturnType<typeof testConfig> {
+  return testConfig(dir, `bridges:
+  - name: up
+    topics: ["devices/#"]
+    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: batch, timeoutMs: 60000 }
+    batch: { maxEvents: 100 }
+    retry: { initialDelay: 10ms, maxDelay: 200ms }
+`)
+}
+
 t.test('an upstream outage loses nothing: all events arrive in order after it, only the in-flight batch repeats', async t => {
   const dir = await tempDir(t)
   let crashed: ReceivedRequest | undefined
@@ -119,13 +130,7 @@ t.test('records removed by retention during an outage are counted as missed, and
       return OK
     }
   })
-  const gw = await startGateway(t, testConfig(dir, `bridges:
-  - name: up
-    topics: ["devices/#"]
-    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: batch, timeoutMs: 60000 }
-    batch: { maxEvents: 100 }
-    retry: { initialDelay: 10ms, maxDelay: 200ms }
-`), { now: () => Date.now() + offset })
+  const gw = await startGateway(t, stalledUpstreamConfig(dir, receiver), { now: () => Date.now() + offset })
   const clients: MqttClient[] = []
   for (let c = 0; c < DEVICES; c++) clients.push(await connect(t, brokerUrl(gw), { clientId: `th-${c}` }))
   const BACKLOG = 2_500
@@ -163,13 +168,7 @@ t.test('a site started offline on a wrong clock: the clock set forward when the 
   })
   const lines: Array<{ event?: string, stepMs?: number, msg?: string }> = []
   const logger = pino({ level: 'info' }, new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString()) as { event?: string }); cb() } }))
-  const gw = await startGateway(t, testConfig(dir, `bridges:
-  - name: up
-    topics: ["devices/#"]
-    sink: { url: ${JSON.stringify(receiver.url('/events'))}, mode: batch, timeoutMs: 60000 }
-    batch: { maxEvents: 100 }
-    retry: { initialDelay: 10ms, maxDelay: 200ms }
-`), { logger, now: () => Date.now() + offset, elapsed: () => performance.now() })
+  const gw = await startGateway(t, stalledUpstreamConfig(dir, receiver), { logger, now: () => Date.now() + offset, elapsed: () => performance.now() })
   const clients: MqttClient[] = []
   for (let c = 0; c < DEVICES; c++) clients.push(await connect(t, brokerUrl(gw), { clientId: `th-${c}` }))
   const BACKLOG = 2_500

@@ -21,6 +21,8 @@ export interface LoadedConfig {
   secretPaths: ReadonlySet<string>
   /** The file it came from; undefined for the embedded defaults. */
   file?: string | undefined
+  /** The text held no settings (empty, or only comments): every value is a default. */
+  empty?: boolean
 }
 
 type PathPart = string | number
@@ -171,7 +173,7 @@ export function parseConfig (text: string, opts: ParseOptions = {}): LoadedConfi
       throw new ConfigError(issues, opts.file)
     }
     collectSchemaSecrets(configSchema, value, [], secrets)
-    return { config: deepFreeze(value), secretPaths: secrets, file: opts.file }
+    return { config: deepFreeze(value), secretPaths: secrets, file: opts.file, empty: doc.contents === null }
   }
   const seen = new Set<string>()
   let more = 0

@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, dirname, resolve } from 'node:path'
+import { ConfigError } from '../../config/index.js'
 import { EXIT_FAILURE, EXIT_OK } from '../errors.js'
 import { loadGatewayConfig } from '../config.js'
 import { createGateway, type Gateway } from '../gateway.js'
@@ -16,6 +17,9 @@ function watchConfig (gateway: Gateway, file: string): () => void {
     running = running.then(async () => {
       try {
         const loaded = await loadGatewayConfig(file)
+        // a file being written is often empty for a moment: taken as the defaults, it would remove
+        // every bridge (and forget its cursor); the next write reloads
+        if (loaded.empty === true) throw new ConfigError([{ path: '', message: 'the file is empty (or holds only comments); the running configuration is kept until it holds one' }], file)
         const text = JSON.stringify(loaded.config)
         if (trigger === 'file' && text === lastText) return
         await gateway.reload(loaded.config)
@@ -40,6 +44,8 @@ function watchConfig (gateway: Gateway, file: string): () => void {
   } catch (err) {
     gateway.logger.warn({ err }, 'cannot watch the config file; reload with SIGHUP')
   }
+  // a change written while the gateway started, before the watch began, is read as a written one is
+  timer = setTimeout(() => reload('file'), 100)
   return () => {
     clearTimeout(timer)
     watcher?.close()

@@ -128,3 +128,34 @@ t.test('a change to broker.auth that needs a restart is reported in the reload, 
   t.same((await reloaded).needsRestart, ['broker.auth.allowAnonymous'], 'the reload names the key')
   t.same((await restart).keys, ['broker.auth.allowAnonymous'], 'in one line')
 })
+
+t.test('a config file emptied (a write under way, a mistake) is refused: the bridges keep running and keep their cursors', async t => {
+  const dir = await tempDir(t)
+  const a = await startOpsReceiver(t)
+  const file = await writeConfig(dir, join(dir, 'data'), `bridges:\n${bridge('a', a.url, '    start: earliest\n')}`)
+  const full = await readFile(file, 'utf8')
+  const gw = await startChild(t, file)
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${gw.port}`, { reconnectPeriod: 0 })
+  t.teardown(() => { client.end(true) })
+  await client.publishAsync('devices/d/1', '1', { qos: 1 })
+  await a.until(() => seqs(a).includes(1))
+
+  for (const text of ['', '# flowgate\n\n']) {
+    const refused = gw.waitForLog(e => e.event === 'reload-refused' || e.event === 'reload')
+    await writeFile(file, text)
+    const entry = await refused
+    t.equal(entry.event, 'reload-refused', `a file of ${JSON.stringify(text)} is refused`)
+    t.match((entry.err as { message?: string }).message, /empty/, 'saying why')
+  }
+  await client.publishAsync('devices/d/2', '2', { qos: 1 })
+  await a.until(() => seqs(a).includes(2))
+  t.pass('bridge a still delivers')
+
+  // the file written whole again: nothing changed, nothing to apply
+  await writeFile(file, full.replace('logLevel: info', 'logLevel: warn'))
+  const applied = await gw.waitForLog(e => e.event === 'reload')
+  t.same([applied.added, applied.removed, applied.changed], [[], [], []], 'the whole file reloads with bridge a untouched')
+  await client.publishAsync('devices/d/3', '3', { qos: 1 })
+  await a.until(() => seqs(a).includes(3))
+  t.same(seqs(a), [1, 2, 3], 'every event once, in order: the cursor was kept')
+})

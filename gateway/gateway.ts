@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { isDeepStrictEqual } from 'node:util'
 import { createEventSigner, keyIdOf, preloadHttpSink, privateKeyFromPem, signWith, type EventSigner } from '../bridges/index.js'
 import type { Aedes } from 'aedes'
 import { parseDuration, parseSize, type Config } from '../config/index.js'
@@ -253,6 +254,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     }
 
     let closing: Promise<void> | undefined
+    let limits = config.broker.limits
     return {
       config,
       store,
@@ -270,8 +272,11 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
         const others: Array<(cfg: Readonly<Config>) => Promise<void> | void> = [
           cfg => security.reconfigure(cfg),
           cfg => {
-            listeners.setLimits(cfg.broker.limits)
-            setBrokerLimits(broker, cfg.broker.limits)
+            // only a change: new limits give every connection a full publish burst
+            if (isDeepStrictEqual(cfg.broker.limits, limits)) return
+            limits = cfg.broker.limits
+            listeners.setLimits(limits)
+            setBrokerLimits(broker, limits)
           }
         ]
         if (subscriptions !== undefined && next.subscriptions !== undefined) {

@@ -177,6 +177,19 @@ limits: { ${limits} }`)
   t.equal(acked, 30, 'every publish acknowledged')
   t.ok(elapsed >= 350, `a connected client is slowed to the new publishRate: 30 publishes took ${Math.round(elapsed)} ms`)
 
+  // a reload that leaves the limits as they are leaves each client's publish budget as it is
+  await gw.reload(config('maxPacketSize: 1KiB, maxTopicLevels: 3, maxConnections: 4, publishRate: 50, publishBurst: 10').config)
+  const more = Buffer.concat(Array.from({ length: 10 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: 'fx', payload: Buffer.from([i]), qos: 1, messageId: 31 + i, retain: false, dup: false })))
+  const again = performance.now()
+  flooder.sendRaw(more)
+  for (let n = 0; n < 10;) {
+    const p = await flooder.next()
+    if (p === null) break
+    if (p.cmd === 'puback') n++
+  }
+  const spent = performance.now() - again
+  t.ok(spent >= 150, `the flooder's spent budget was not refilled by a reload of the same limits: 10 more publishes took ${Math.round(spent)} ms`)
+
   // maxConnections, for new connections: the witness, the flooder and two more
   await rawConnected(t, gw, 'third')
   await rawConnected(t, gw, 'fourth')

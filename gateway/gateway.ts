@@ -30,7 +30,7 @@ export interface GatewayDeps {
   logger?: Logger
   /** The system's time (epoch ms). */
   now?: () => number
-  /** A clock that setting the system time does not move (see EventLogOptions.elapsed). */
+  /** A clock that setting the system time does not move (see EventLogOptions.elapsed): log retention and subscription suspension measure on it. */
   elapsed?: () => number
   /** Called once when the gateway cannot go on (broker state cannot be written); the caller closes it. */
   onFatal?: (err: Error) => void
@@ -183,7 +183,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
     bridges.heartbeatBridge = config.jobs.heartbeat?.bridge
     for (const b of config.bridges) await bridges.add(b)
 
-    const startedAt = Date.now()
+    const startedAt = performance.now()
     let current = config
     let subscriptions: SubscriptionManager | undefined
     let subscriptionsApi: SubscriptionsServer | undefined
@@ -192,7 +192,7 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       const { SubscriptionManager } = await import('./subscriptions/manager.js')
       const { startSubscriptionsApi } = await import('./subscriptions/server.js')
       const { registrySource, streamsOf } = await import('./subscriptions/registry-source.js')
-      const manager = await SubscriptionManager.open({ store, bridges, logger, gatewayId: config.gateway.id, config: config.subscriptions, streams: streamsOf(config), ...(deps.now !== undefined ? { now: deps.now } : {}) })
+      const manager = await SubscriptionManager.open({ store, bridges, logger, gatewayId: config.gateway.id, config: config.subscriptions, streams: streamsOf(config), ...(deps.now !== undefined ? { now: deps.now } : {}), ...(deps.elapsed !== undefined ? { elapsed: deps.elapsed } : {}) })
       subscriptions = manager
       cleanups.push(async () => { manager.close() })
       subscriptionsApi = await startSubscriptionsApi(config.subscriptions, { manager, logger, registry: registrySource(log, () => current) })

@@ -7,6 +7,7 @@ export { HEARTBEAT_TOPIC } from '../bridges/index.js'
 export interface HeartbeatSources {
   gatewayId: string
   version: string
+  /** performance.now() when the gateway started: uptime does not follow a change of the system time. */
   startedAt: number
   log: EventLog
   bridges: BridgeStatus[]
@@ -18,7 +19,7 @@ export function heartbeatPayload (s: HeartbeatSources): Buffer {
   return Buffer.from(JSON.stringify({
     gatewayId: s.gatewayId,
     version: s.version,
-    uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+    uptimeSeconds: Math.round((performance.now() - s.startedAt) / 1000),
     clients: s.clients,
     log: { firstSeq: stats.firstSeq, lastSeq: stats.lastSeq, records: stats.records, bytes: stats.bytes, drops: stats.drops },
     ingested: { records: s.log.ingested.records, bytes: s.log.ingested.bytes },

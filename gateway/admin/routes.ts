@@ -22,6 +22,7 @@ export interface AdminContext {
   /** gateway.id */
   id?: string
   version: string
+  /** performance.now() when the gateway started: uptime does not follow a change of the system time. */
   startedAt: number
   log: EventLog
   bridges: BridgeSet
@@ -105,7 +106,7 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
     return {
       ...(ctx.id !== undefined ? { id: ctx.id } : {}),
       version: ctx.version,
-      uptimeSeconds: Math.round((Date.now() - ctx.startedAt) / 1000),
+      uptimeSeconds: Math.round((performance.now() - ctx.startedAt) / 1000),
       clients: ctx.clients(),
       log: stats,
       ...(retention !== undefined ? { retention: { maxBytes: parseSize(retention.retention.maxBytes), maxAge: retention.retention.maxAge, whenFull: retention.whenFull } } : {}),

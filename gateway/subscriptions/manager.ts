@@ -24,7 +24,13 @@ export interface SubscriptionManagerDeps {
   gatewayId: string
   config: SubscriptionsConfig
   streams: readonly Stream[]
+  /** The system's time (epoch ms), for the times a subscription shows. */
   now?: () => number
+  /**
+   * A clock that setting the system time does not move, for how long a sink has failed:
+   * performance.now(), or `now` when only that is given (a test's own clock).
+   */
+  elapsed?: () => number
 }
 
 export class SubscriptionManager {
@@ -33,6 +39,7 @@ export class SubscriptionManager {
   private readonly watches = new Map<string, SuspendWatch>()
   private readonly db: SubscriptionStore<Subscription>
   private readonly now: () => number
+  private readonly elapsed: () => number
   private config: SubscriptionsConfig
   private streams: readonly Stream[]
   private timer: NodeJS.Timeout | undefined
@@ -42,6 +49,7 @@ export class SubscriptionManager {
   private constructor (private readonly deps: SubscriptionManagerDeps, private readonly withDefaults: BridgeDefaults) {
     this.db = new SubscriptionStore<Subscription>(deps.store)
     this.now = deps.now ?? Date.now
+    this.elapsed = deps.elapsed ?? deps.now ?? (() => performance.now())
     this.config = deps.config
     this.streams = deps.streams
     this.consumers = new Consumers(deps.config.consumers, deps.config.tls?.certUserField ?? 'CN')
@@ -241,7 +249,8 @@ export class SubscriptionManager {
       if (sub.state !== 'active') continue
       const status = this.deps.bridges.get(subscriptionBridgeName(sub.id))?.status()
       if (status === undefined) continue
-      const { watch, suspend } = suspendCheck(this.watches.get(sub.id), status, this.now(), after)
+      // on the elapsed clock: a Pi setting its clock when its uplink returns must not look like a long failure
+      const { watch, suspend } = suspendCheck(this.watches.get(sub.id), status, this.elapsed(), after)
       this.watches.set(sub.id, watch)
       if (suspend) await this.suspend(sub, `the sink has failed for longer than subscriptions.suspendAfter (${this.config.suspendAfter}): ${status.lastError ?? 'no response'}`)
     }

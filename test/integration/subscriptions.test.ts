@@ -144,3 +144,24 @@ t.test('subscriptions and their cursors survive a restart; a failing sink is sus
   t.equal((await runCli(['subscriptions', 'approve', id, '--admin', gw.admin?.url ?? ''])).code, 0, 'the operator resumes it')
   await eventually('the held event delivered after resuming', () => sink.events.length === 5)
 })
+
+t.test('a step of the system clock does not suspend a subscription whose sink has just started failing', async t => {
+  const cloud = await startOpsReceiver(t)
+  const sink = await startOpsReceiver(t)
+  const DAY = 86_400_000
+  let offset = 0
+  // suspendAfter is 1s; a Pi sets its clock when its uplink returns, while sinks may still fail
+  const gw = await startGateway(t, await subscriptionsConfig(await tempDir(t), cloud.url), { now: () => Date.now() + offset, elapsed: () => performance.now() })
+  const id = (await call(gw, 'POST', '/subscriptions', ALICE, { protocol: 'HTTP', sink: sink.url })).json.id as string
+  sink.decide = () => 503
+  const client = await connect(t, brokerUrl(gw))
+  await client.publishAsync('devices/th-1/telemetry', '{"i":1}', { qos: 1 })
+  await eventually('the subscription\'s sink to fail', () => gw.bridges.get(`sub-${id}`)?.status().state === 'retrying')
+  const failing = performance.now()
+  // the scenario: the sink has failed for half of suspendAfter when the clock is set
+  await new Promise(resolve => setTimeout(resolve, 500))
+  offset = 30 * DAY
+  await eventually('the subscription to be suspended', async () => (await call(gw, 'GET', `/subscriptions/${id}`, ALICE)).json.state === 'suspended', { timeoutMs: 30_000 })
+  const after = performance.now() - failing
+  t.ok(after >= 850, `suspended once the sink had failed for suspendAfter (1 s), not at the step (0.5 s): ${Math.round(after)} ms after the failure`)
+})

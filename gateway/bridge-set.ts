@@ -230,19 +230,19 @@ export class BridgeSet {
     if (slot === undefined) return 0
     const cursor = slot.status().cursor
     if (cursor >= this.deps.log.lastSeq) return 0
-    const known = this.oldest.get(name)
-    let time = known?.time
+    let found = this.oldest.get(name)
     // found at this cursor, and not removed since (by retention, or to make room)
-    if (known?.cursor !== cursor || known.seq < this.deps.log.firstSeq) {
+    if (found?.cursor !== cursor || found.seq < this.deps.log.firstSeq) {
       try {
         const [next] = await this.deps.log.read(cursor + 1, 1)
-        time = next?.time
-        if (next !== undefined) this.oldest.set(name, { cursor, seq: next.seq, time: next.time })
+        found = next === undefined ? undefined : { cursor, seq: next.seq, time: next.time }
+        if (found !== undefined) this.oldest.set(name, found)
       } catch {
         // the one found last, when there was one
       }
     }
-    return time === undefined ? 0 : Math.max(0, (this.now() - time) / 1000)
+    // an event stored before the system clock was set carries the old clock's time
+    return found === undefined ? 0 : Math.max(0, (this.now() - found.time - this.deps.log.timeShift(found.seq)) / 1000)
   }
 
   async close (): Promise<void> {

@@ -69,6 +69,9 @@ export interface IngestCounters {
 export interface DropEvent { reason: DropReason, records: number, fromSeq?: number, toSeq?: number }
 export interface CommitEvent { firstSeq: number, lastSeq: number, records: number, bytes: number, durationMs: number }
 
+/** A change of the system time less the elapsed clock this large is a step, not drift. */
+const CLOCK_STEP_MS = 60_000
+
 export abstract class LogBase extends EventEmitter {
   protected readonly store: Store
   protected readonly meta: LogMeta
@@ -93,7 +96,9 @@ export abstract class LogBase extends EventEmitter {
   protected wakeRetry: (() => void) | undefined
   protected rotateFirst = false
   /** The system time less the elapsed clock, as last seen: a change of it is a step of the system clock. */
-  protected clockOffset: number
+  private clockOffset: number
+  /** Steps of the system clock seen in this run: records numbered below `seq` carry times `stepMs` behind the clock after it. */
+  private readonly clockSteps: Array<{ seq: number, stepMs: number }> = []
   /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
   private writeLock: Promise<void> = Promise.resolve()
   /** Runs of sequence numbers already reported lost. */
@@ -118,6 +123,26 @@ export abstract class LogBase extends EventEmitter {
   }
 
   get lastSeq (): number { return this.lastSeqValue }
+  /**
+   * Notes a step of the system clock (the system time less the elapsed clock moved a minute or
+   * more since the last look) before record `seq`: 'clock-step', once per step.
+   */
+  protected noticeClockStep (seq: number): void {
+    const offset = this.opts.now() - this.opts.elapsed()
+    const stepMs = offset - this.clockOffset
+    if (Math.abs(stepMs) < CLOCK_STEP_MS) return
+    this.clockOffset = offset
+    this.clockSteps.push({ seq, stepMs })
+    this.emit('clock-step', { stepMs, seq })
+  }
+
+  /** What to add to record `seq`'s stored time to read it on today's clock: the steps of the system clock after it, in this run (ms). */
+  timeShift (seq: number): number {
+    let ms = 0
+    for (const step of this.clockSteps) if (step.seq > seq) ms += step.stepMs
+    return ms
+  }
+
   get firstSeq (): number {
     const first = this.segments.list.find(s => !s.empty)
     return first === undefined ? this.lastSeqValue + 1 : Math.max(first.firstSeq, this.state.firstSeq)

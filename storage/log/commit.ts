@@ -90,7 +90,11 @@ export abstract class CommittingLog extends RetainedLog {
       clientId: input.clientId,
       username: input.username
     }
-    if (this.pending.length === 0) this.pendingSince = performance.now()
+    if (this.pending.length === 0) {
+      this.pendingSince = performance.now()
+      // once a group, so a step of the clock is placed between the records it divides
+      this.noticeClockStep(rec.seq)
+    }
     this.pending.push(rec)
     this.pendingCbs.push(cb)
     this.pendingSize += size

@@ -15,9 +15,6 @@ import type { Segment } from './segment.js'
 import { LogBase, type DropEvent, type EventLogOptions } from './base.js'
 import { backoff } from '../write-condition.js'
 
-/** A change of the system time less the elapsed clock this large is a step, not drift. */
-const CLOCK_STEP_MS = 60_000
-
 export abstract class RetainedLog extends LogBase {
   /** Segments taken out of the log whose removal from disk waits for the state that excludes them. */
   protected doomed: Segment[] = []
@@ -39,7 +36,7 @@ export abstract class RetainedLog extends LogBase {
    * early; what an earlier run stored, by its records' times.
    */
   async sweep (): Promise<number> {
-    this.noticeClockStep()
+    this.noticeClockStep(this.nextSeq)
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
     const cutoff = this.opts.now() - this.opts.maxAgeMs
     const arrivedCutoff = this.opts.elapsed() - this.opts.maxAgeMs
@@ -55,15 +52,6 @@ export abstract class RetainedLog extends LogBase {
       await this.flush()
     }
     return dropped
-  }
-
-  /** Reports a step of the system clock (a minute or more) since the last look: 'clock-step'. */
-  private noticeClockStep (): void {
-    const offset = this.opts.now() - this.opts.elapsed()
-    const stepMs = offset - this.clockOffset
-    if (Math.abs(stepMs) < CLOCK_STEP_MS) return
-    this.clockOffset = offset
-    this.emit('clock-step', { stepMs })
   }
 
   /** Stores the state alone (a trim with no commit to carry it), then removes what it excludes. */

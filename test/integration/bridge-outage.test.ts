@@ -178,6 +178,8 @@ t.test('a site started offline on a wrong clock: the clock set forward when the 
   t.equal(await gw.log.sweep(), 0, 'the retention sweep (maxAge 7d) removes none of the backlog')
   const step = lines.find(l => l.event === 'clock-step')
   t.ok(step !== undefined && Math.abs((step.stepMs ?? 0) - 30 * DAY) < 60_000, `the step is logged: ${step?.msg ?? 'no line'}`)
+  const age = (await gw.bridges.report()).find(b => b.name === 'up')?.oldestUndeliveredAgeSeconds ?? NaN
+  t.ok(age < 600, `the oldest undelivered event is as old as it is, not 30 days: ${age} s`)
   openGate()
   await untilCursor(gw, 'up', BACKLOG)
   const seqs = [...new Set(receiver.firstArrivals().map(seqOf))]

@@ -213,7 +213,9 @@ t.test('a step of the system clock ages nothing: what this run stored is aged fr
   t.equal(await log.sweep(), 0, 'no record is older than an hour: none is dropped')
   t.equal(log.stats().records, 10, 'every record is kept')
   t.same(steps.map(s => s.stepMs), [30 * DAY], 'the step is reported once, with its size')
-  await append(log, 't', 'after')
+  const after = await append(log, 't', 'after')
+  t.equal(log.timeShift(1), 30 * DAY, 'a record stored before the step reads 30 days later on today\'s clock')
+  t.equal(log.timeShift(after), 0, 'one stored after it, as stored')
 
   wall += 2 * 60 * 60_000 // two hours later, by both clocks
   elapsed += 2 * 60 * 60_000

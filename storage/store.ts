@@ -140,7 +140,8 @@ export class Store extends EventEmitter {
    */
   async read<T> (read: () => Promise<T>): Promise<T> {
     for (;;) {
-      await this.untilReadable()
+      if (this.reopened !== undefined) await this.reopened.promise
+      this.checkReadable()
       const seen = this.reopens
       try {
         return await read()
@@ -157,7 +158,8 @@ export class Store extends EventEmitter {
     if (range.lte !== undefined) upper.lte = range.lte
     let from = range
     for (;;) {
-      await this.untilReadable()
+      if (this.reopened !== undefined) await this.reopened.promise
+      this.checkReadable()
       const seen = this.reopens
       try {
         for await (const entry of sub.iterator(from)) {
@@ -171,9 +173,8 @@ export class Store extends EventEmitter {
     }
   }
 
-  /** Waits while the database is closed for a reopen; throws while a failed reopen leaves it closed. */
-  private async untilReadable (): Promise<void> {
-    if (this.reopened !== undefined) await this.reopened.promise
+  /** Throws while a failed reopen leaves the database closed. */
+  private checkReadable (): void {
     if (this.openFailure !== undefined && !this.closed) {
       const cause = this.openFailure as { code?: string, message?: string, cause?: { message?: string } }
       throw new StorageError('FG_ERR_STORE_UNAVAILABLE', `the state store cannot be read until it opens again: its reopen failed (${errnoOf(cause) ?? cause.cause?.message ?? cause.message ?? String(cause)}); a held write's retry reopens it`, { cause })

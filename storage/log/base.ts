@@ -38,8 +38,9 @@ export interface EventLogOptions {
   /** The system's time (epoch ms): records are stamped with it. */
   now?: () => number
   /**
-   * A clock (ms) that setting the system time does not move: the age limit measures what this run
-   * stored on it. performance.now(), or `now` when only that is given (a test's own clock).
+   * A clock (ms) that setting the system time does not move: against it the log notices a step of
+   * the system clock (see timeShift). performance.now(), or `now` when only that is given (a
+   * test's own clock).
    */
   elapsed?: () => number
   /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
@@ -127,8 +128,8 @@ export abstract class LogBase extends EventEmitter {
    * Notes a step of the system clock (the system time less the elapsed clock moved a minute or
    * more since the last look) before record `seq`: 'clock-step', once per step.
    */
-  protected noticeClockStep (seq: number): void {
-    const offset = this.opts.now() - this.opts.elapsed()
+  protected noticeClockStep (seq: number, now: number): void {
+    const offset = now - this.opts.elapsed()
     const stepMs = offset - this.clockOffset
     if (Math.abs(stepMs) < CLOCK_STEP_MS) return
     this.clockOffset = offset

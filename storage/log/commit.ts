@@ -93,7 +93,7 @@ export abstract class CommittingLog extends RetainedLog {
     if (this.pending.length === 0) {
       this.pendingSince = performance.now()
       // once a group, so a step of the clock is placed between the records it divides
-      this.noticeClockStep(rec.seq)
+      this.noticeClockStep(rec.seq, rec.time)
     }
     this.pending.push(rec)
     this.pendingCbs.push(cb)
@@ -256,7 +256,7 @@ export abstract class CommittingLog extends RetainedLog {
       const started = performance.now()
       await seg.put(seqKey(first.seq), value, this.opts.durability === 'sync')
       this.disk.wrote(value.length)
-      seg.added(first, last, records.length, value.length, this.opts.elapsed())
+      seg.added(first, last, records.length, value.length)
       this.segments.grew(records.length, value.length)
       this.state = this.nextState()
       this.stateDirty = false

@@ -31,16 +31,16 @@ export abstract class RetainedLog extends LogBase {
 
   /**
    * Removes records older than maxAge, a segment at a time. Resolves with the number of records
-   * dropped. What this run stored is aged on the elapsed clock, so a step of the system clock (a Pi,
-   * which has no battery-backed clock, setting it once it reaches a time server) drops nothing
-   * early; what an earlier run stored, by its records' times.
+   * dropped. A record's time is read on today's clock (timeShift), so a step of the system clock
+   * in this run (a Pi, which has no battery-backed clock, setting it once it reaches a time server)
+   * drops nothing early; what an earlier run stored is aged by its records' times.
    */
   async sweep (): Promise<number> {
-    this.noticeClockStep(this.nextSeq)
+    const now = this.opts.now()
+    this.noticeClockStep(this.nextSeq, now)
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
-    const cutoff = this.opts.now() - this.opts.maxAgeMs
-    const arrivedCutoff = this.opts.elapsed() - this.opts.maxAgeMs
-    const aged = (seg: Segment): boolean => seg.lastArrived !== undefined ? seg.lastArrived < arrivedCutoff : seg.lastTime < cutoff
+    const cutoff = now - this.opts.maxAgeMs
+    const aged = (seg: Segment): boolean => seg.lastTime + this.timeShift(seg.lastSeq) < cutoff
     const active = this.segments.active
     if (active !== undefined && !active.empty && aged(active)) {
       // an idle log: its newest segment aged out whole

@@ -73,8 +73,6 @@ export class Segment implements SegmentSummary {
   bytes = 0
   firstTime = NaN
   lastTime = NaN
-  /** When this run last appended to the segment, on the log's elapsed clock; undefined for what an earlier run stored. */
-  lastArrived: number | undefined
   /** No batch is appended to a sealed segment again. */
   sealed = false
   private readonly opts: SegmentOptions
@@ -107,9 +105,8 @@ export class Segment implements SegmentSummary {
     this.lastTime = s.lastTime
   }
 
-  /** Counts a batch just stored: `records` records from `first` to `last`, `bytes` on disk, `at` on the log's elapsed clock. */
-  added (first: { seq: number, time: number }, last: { seq: number, time: number }, records: number, bytes: number, at?: number): void {
-    this.lastArrived = at
+  /** Counts a batch just stored: `records` records from `first` to `last`, `bytes` on disk. */
+  added (first: { seq: number, time: number }, last: { seq: number, time: number }, records: number, bytes: number): void {
     if (this.empty) {
       this.firstSeq = first.seq
       this.firstTime = first.time

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events'
 import type { DropCounts, DropReason, LogState } from './format.js'
 import { DiskSpace, statfsFree } from './disk-space.js'
-import type { LogMeta } from './meta.js'
+import type { ClockStep, LogMeta } from './meta.js'
 import { SeqReservation, TailMarker } from './numbering.js'
 import type { Recovered } from './recover.js'
 import type { SegmentSet } from './segments.js'
@@ -98,8 +98,10 @@ export abstract class LogBase extends EventEmitter {
   protected rotateFirst = false
   /** The system time less the elapsed clock, as last seen: a change of it is a step of the system clock. */
   private clockOffset: number
-  /** Steps of the system clock seen in this run: records numbered below `seq` carry times `stepMs` behind the clock after it. */
-  private readonly clockSteps: Array<{ seq: number, stepMs: number }> = []
+  /** Steps of the system clock that records in the log predate (stored: an earlier run's too). */
+  private clockSteps: ClockStep[]
+  /** Steps seen and not yet stored. */
+  private unsavedSteps: ClockStep[] = []
   /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
   private writeLock: Promise<void> = Promise.resolve()
   /** Runs of sequence numbers already reported lost. */
@@ -119,6 +121,7 @@ export abstract class LogBase extends EventEmitter {
     this.tail = new TailMarker(meta, () => this.lastSeqValue)
     this.disk = new DiskSpace([segments.root, store.dataDir], this.opts.freeBytes)
     this.knownLost = init.knownLost
+    this.clockSteps = init.clockSteps
     // batches inside a segment are consecutive: numbering that skipped ahead starts a new one
     this.rotateFirst = segments.active !== undefined && !segments.active.empty && segments.active.lastSeq + 1 !== init.nextSeq
   }
@@ -133,11 +136,35 @@ export abstract class LogBase extends EventEmitter {
     const stepMs = offset - this.clockOffset
     if (Math.abs(stepMs) < CLOCK_STEP_MS) return
     this.clockOffset = offset
-    this.clockSteps.push({ seq, stepMs })
+    const step = { seq, stepMs }
+    this.clockSteps.push(step)
+    this.unsavedSteps.push(step)
     this.emit('clock-step', { stepMs, seq })
   }
 
-  /** What to add to record `seq`'s stored time to read it on today's clock: the steps of the system clock after it, in this run (ms). */
+  /**
+   * Stores the steps seen since the last call, so the next run, after a restart or a crash, still
+   * reads the records from before a step on today's clock. A commit calls it before its write: a
+   * step is stored before any record after it is acknowledged.
+   */
+  protected async saveClockSteps (): Promise<void> {
+    if (this.unsavedSteps.length === 0) return
+    const steps = this.unsavedSteps
+    await this.meta.write(steps.map(step => this.meta.clockStepOp(step)), true)
+    this.unsavedSteps = this.unsavedSteps.filter(step => !steps.includes(step))
+  }
+
+  /** Forgets the steps that no record in the log predates any more. */
+  protected forgetClockSteps (): void {
+    const first = this.state.firstSeq
+    const gone = this.clockSteps.filter(step => step.seq <= first)
+    if (gone.length === 0) return
+    this.clockSteps = this.clockSteps.filter(step => step.seq > first)
+    this.unsavedSteps = this.unsavedSteps.filter(step => step.seq > first)
+    this.meta.write(gone.map(step => this.meta.dropClockStepOp(step)), false).catch(() => {})
+  }
+
+  /** What to add to record `seq`'s stored time to read it on today's clock: the steps of the system clock after it (ms). */
   timeShift (seq: number): number {
     let ms = 0
     for (const step of this.clockSteps) if (step.seq > seq) ms += step.stepMs

@@ -9,6 +9,8 @@
  *   active      [id, summary] of the active segment, written at a clean close only, so the next open
  *               need not read it; removed at open, so a later crash never trusts it
  *   lost!<seq>  a run of sequence numbers found lost to damage (reported once, not at every open)
+ *   step!<seq>  a step of the system clock before record <seq> (ms): records below it carry times
+ *               that much behind today's clock; kept while such records remain
  *
  * Reservations and the tail are kept apart from the batches they number, so a store that loses
  * its newest batches (a torn write-ahead log) can tell, and never issues their numbers again.
@@ -24,10 +26,14 @@ const TAIL = 'tail'
 const SEGMENT = 'seg!'
 const LOST = 'lost!'
 const ACTIVE = 'active'
+const STEP = 'step!'
 /** The key of the log's head before it was kept in segments. */
 export const LEGACY_HEAD = 'head'
 
 type WireSummary = [number, number, number, number, number, number]
+
+/** A step of the system clock: records numbered below `seq` carry times `stepMs` behind the clock after it. */
+export interface ClockStep { seq: number, stepMs: number }
 
 export interface StoredMeta {
   state?: LogState | undefined
@@ -36,6 +42,8 @@ export interface StoredMeta {
   segments: Map<number, SegmentSummary>
   /** Runs of sequence numbers already reported lost: [fromSeq, toSeq]. */
   lost: Array<[number, number]>
+  /** Steps of the system clock, in the order they were seen. */
+  clockSteps: ClockStep[]
   /** The active segment's summary stored at a clean close. */
   active?: { id: number, summary: SegmentSummary } | undefined
   legacy: boolean
@@ -58,6 +66,8 @@ export class LogMeta {
     }
     const lost: Array<[number, number]> = []
     for await (const [key, value] of this.meta.iterator({ gt: LOST, lt: LOST + '~' })) lost.push([Number(key.slice(LOST.length)), decodeMeta<number>(value)])
+    const clockSteps: ClockStep[] = []
+    for await (const [key, value] of this.meta.iterator({ gt: STEP, lt: STEP + '~' })) clockSteps.push({ seq: Number(key.slice(STEP.length)), stepMs: decodeMeta<number>(value) })
     const t = tail === undefined ? undefined : decodeMeta<[number, boolean]>(tail)
     return {
       state: state === undefined ? undefined : decodeState(state),
@@ -65,6 +75,7 @@ export class LogMeta {
       tail: t === undefined ? undefined : { lastSeq: t[0], clean: t[1] },
       segments,
       lost,
+      clockSteps,
       active: active === undefined ? undefined : fromWireActive(decodeMeta<[number, WireSummary]>(active)),
       legacy: legacy !== undefined
     }
@@ -109,6 +120,14 @@ export class LogMeta {
     return { type: 'put', sublevel: this.meta, key: LOST + String(fromSeq).padStart(16, '0'), value: encodeMeta(toSeq) }
   }
 
+  clockStepOp (step: ClockStep): StoreOp {
+    return { type: 'put', sublevel: this.meta, key: stepKey(step.seq), value: encodeMeta(step.stepMs) }
+  }
+
+  dropClockStepOp (step: ClockStep): StoreOp {
+    return { type: 'del', sublevel: this.meta, key: stepKey(step.seq) }
+  }
+
   dropSegmentOp (id: number): StoreOp {
     return { type: 'del', sublevel: this.meta, key: segmentKey(id) }
   }
@@ -134,6 +153,10 @@ function fromWire ([firstSeq, lastSeq, records, bytes, firstTime, lastTime]: Wir
 
 function fromWireActive ([id, s]: [number, WireSummary]): { id: number, summary: SegmentSummary } {
   return { id, summary: fromWire(s) }
+}
+
+function stepKey (seq: number): string {
+  return STEP + String(seq).padStart(16, '0')
 }
 
 function segmentKey (id: number): string {

@@ -8,7 +8,7 @@
  */
 import type { StoreOp } from '../store.js'
 import { noDrops, type LogState } from './format.js'
-import type { LogMeta, StoredMeta } from './meta.js'
+import type { ClockStep, LogMeta, StoredMeta } from './meta.js'
 import type { Segment } from './segment.js'
 import type { SegmentSet } from './segments.js'
 
@@ -21,6 +21,8 @@ export interface Recovered {
   lost: Array<{ fromSeq: number, toSeq: number }>
   /** Runs reported at earlier opens. */
   knownLost: Array<[number, number]>
+  /** Steps of the system clock that records still in the log predate. */
+  clockSteps: ClockStep[]
   /** Set when the last stop was not clean. */
   unclean?: { lastSeq: number, nextSeq: number }
 }
@@ -50,6 +52,9 @@ export async function recover (meta: LogMeta, stored: StoredMeta, segments: Segm
     ops.push(meta.dropSegmentOp(seg.id))
     await seg.remove()
   }
+  // a step matters while records numbered below it remain
+  const clockSteps = stored.clockSteps.filter(step => step.seq > state.firstSeq)
+  for (const step of stored.clockSteps) if (step.seq <= state.firstSeq) ops.push(meta.dropClockStepOp(step))
   if (ops.length > 0) await meta.write(ops, false)
 
   const newest = [...segments.list].reverse().find(s => !s.empty)
@@ -68,6 +73,7 @@ export async function recover (meta: LogMeta, stored: StoredMeta, segments: Segm
     reserved: Math.max(stored.reserved, lastSeq),
     lost,
     knownLost: stored.lost,
+    clockSteps,
     ...(!clean && stored.tail !== undefined ? { unclean: { lastSeq, nextSeq } } : {})
   }
 }

@@ -32,12 +32,15 @@ export abstract class RetainedLog extends LogBase {
   /**
    * Removes records older than maxAge, a segment at a time. Resolves with the number of records
    * dropped. A record's time is read on today's clock (timeShift), so a step of the system clock
-   * in this run (a Pi, which has no battery-backed clock, setting it once it reaches a time server)
-   * drops nothing early; what an earlier run stored is aged by its records' times.
+   * (a Pi, which has no battery-backed clock, setting it once it reaches a time server) drops
+   * nothing early, in this run or after a restart. A step between two runs goes unseen.
    */
   async sweep (): Promise<number> {
     const now = this.opts.now()
     this.noticeClockStep(this.nextSeq, now)
+    this.forgetClockSteps()
+    // (a failed write keeps the step for the next commit to store)
+    await this.saveClockSteps().catch(() => {})
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
     const cutoff = now - this.opts.maxAgeMs
     const aged = (seg: Segment): boolean => seg.lastTime + this.timeShift(seg.lastSeq) < cutoff
@@ -50,6 +53,7 @@ export abstract class RetainedLog extends LogBase {
     if (dropped > 0) {
       this.schedule()
       await this.flush()
+      this.forgetClockSteps()
     }
     return dropped
   }

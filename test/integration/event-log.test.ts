@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import t from 'tap'
 import { EventLog, Store, type DropEvent } from '../../storage/index.js'
@@ -221,6 +222,53 @@ t.test('a step of the system clock ages nothing: what this run stored is aged fr
   elapsed += 2 * 60 * 60_000
   t.equal(await log.sweep(), 11, 'records age by the time since they arrived')
   t.equal(steps.length, 1, 'time passing is no step')
+})
+
+t.test('a step of the system clock is remembered across a restart: the backlog from before it is not aged out', async t => {
+  // the clock is set while a backlog waits for the uplink; then the gateway restarts (a crash, an
+  // upgrade, a change that needs a restart) before the backlog is delivered
+  const DAY = 24 * 60 * 60_000
+  const dir = await tempDir(t)
+  const start = Date.parse('2026-01-01T00:00:00Z')
+  // the first run, in a process of its own: ten records, the clock set 30 days forward, one more
+  // record, and the process killed (no close)
+  const script = `
+    import { EventLog, Store } from ${JSON.stringify(new URL('../../storage/index.js', import.meta.url).href)}
+    let wall = ${start}, elapsed = 0
+    const store = await Store.open(${JSON.stringify(dir)})
+    const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: ${7 * DAY}, now: () => wall, elapsed: () => elapsed })
+    const append = async p => await new Promise((resolve, reject) => log.append({ topic: 't', payload: Buffer.from(p), qos: 1, retain: false, clientId: 'c' }, (err, seq) => err ? reject(err) : resolve(seq)))
+    for (let i = 0; i < 10; i++) { wall += 1000; elapsed += 1000; await append(String(i)) }
+    wall += ${30 * DAY}
+    console.log(JSON.stringify({ after: await append('after'), shift: log.timeShift(1) }))
+    process.kill(process.pid, 'SIGKILL')`
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+  t.equal(child.signal, 'SIGKILL', `the first run was killed: ${child.stderr}`)
+  const { after, shift } = JSON.parse(child.stdout) as { after: number, shift: number }
+  t.equal(shift, 30 * DAY, 'the first run read its records 30 days later')
+
+  // the next run starts on the right clock, an hour later
+  let wall = start + 10_000 + 30 * DAY + 60 * 60_000
+  let elapsed = 0
+  const steps: unknown[] = []
+  const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, elapsed: () => elapsed })
+  second.log.on('clock-step', e => steps.push(e))
+  t.equal(second.log.timeShift(1), 30 * DAY, 'a record stored before the step still reads 30 days later')
+  t.equal(second.log.timeShift(after), 0, 'one stored after it, as stored')
+  t.equal(await second.log.sweep(), 0, 'nothing is an hour old: nothing is dropped')
+  t.equal(second.log.stats().records, 11, 'the backlog is kept')
+  t.same(steps, [], 'the step is not reported again')
+
+  // records still age: 7 days later they all expire, and the step is forgotten with them
+  wall += 7 * DAY
+  elapsed += 7 * DAY
+  t.equal(await second.log.sweep(), 11, 'they age out when they are a week old')
+  t.equal(second.log.timeShift(0), 0, 'the step is forgotten with them')
+  await append(second.log, 't', 'new')
+  await second.log.close()
+  await second.store.close()
+  const third = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, elapsed: () => elapsed })
+  t.equal(third.log.timeShift(0), 0, 'a step no record predates is not kept')
 })
 
 t.test('drop-oldest keeps the log within its byte budget', async t => {

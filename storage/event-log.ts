@@ -44,6 +44,7 @@ export class EventLog extends CommittingLog {
       cache: this.cache,
       now: () => this.opts.now(),
       bounds: () => ({ firstSeq: this.firstSeq, lastSeq: this.lastSeqValue }),
+      timeShift: seq => this.timeShift(seq),
       onLost: (fromSeq, toSeq) => this.lost(fromSeq, toSeq),
       repair: async seg => await this.repairSegment(seg)
     })

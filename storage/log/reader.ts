@@ -17,6 +17,8 @@ export interface ReaderContext {
   cache: TailCache
   now: () => number
   bounds: () => { firstSeq: number, lastSeq: number }
+  /** What to add to a record's stored time to read it on today's clock (the clock steps after it). */
+  timeShift: (seq: number) => number
   /** A run of sequence numbers that no readable batch holds. */
   onLost: (fromSeq: number, toSeq: number) => void
   /** LevelDB reported the segment corrupt while reading: repair it (keeping what it can read). */
@@ -104,12 +106,17 @@ export class LogReader {
     else if (expected <= end) this.ctx.onLost(expected, end)
   }
 
-  /** The sequence number of the first record received at or after `timeMs` (lastSeq + 1 if none). */
+  /**
+   * The sequence number of the first record received at or after `timeMs` (lastSeq + 1 if none),
+   * times read on today's clock: a record stored before a step of the system clock is found by
+   * when it arrived.
+   */
   async seekTime (timeMs: number): Promise<number> {
     const { firstSeq, lastSeq } = this.ctx.bounds()
+    const shift = this.ctx.timeShift
     for (const seg of [...this.ctx.segments.list]) {
-      if (seg.empty || seg.lastTime < timeMs || seg.lastSeq < firstSeq) continue
-      if (seg.firstTime >= timeMs) return Math.max(seg.firstSeq, firstSeq)
+      if (seg.empty || seg.lastTime + shift(seg.lastSeq) < timeMs || seg.lastSeq < firstSeq) continue
+      if (seg.firstTime + shift(seg.firstSeq) >= timeMs) return Math.max(seg.firstSeq, firstSeq)
       const found = await this.firstAtOrAfter(seg, timeMs)
       if (found !== undefined) return Math.max(found, firstSeq)
     }
@@ -127,7 +134,7 @@ export class LogReader {
           if (err instanceof BatchFormatError) continue
           throw err
         }
-        for (const rec of records) if (rec.time >= timeMs) return rec.seq
+        for (const rec of records) if (rec.time + this.ctx.timeShift(rec.seq) >= timeMs) return rec.seq
       }
       return undefined
     } finally {

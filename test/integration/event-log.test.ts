@@ -217,6 +217,10 @@ t.test('a step of the system clock ages nothing: what this run stored is aged fr
   const after = await append(log, 't', 'after')
   t.equal(log.timeShift(1), 30 * DAY, 'a record stored before the step reads 30 days later on today\'s clock')
   t.equal(log.timeShift(after), 0, 'one stored after it, as stored')
+  // record i (seq i + 1) arrived 19 - i seconds ago, and is stored with a time 30 days earlier
+  t.equal(await log.seekTime(wall - 15_500), 5, 'seeking a time finds the records stored before the step by when they arrived')
+  t.equal(await log.seekTime(wall - 60 * 60_000), 1, 'an hour ago is before them all')
+  t.equal(await log.seekTime(wall), after, 'and now is after them')
 
   wall += 2 * 60 * 60_000 // two hours later, by both clocks
   elapsed += 2 * 60 * 60_000

@@ -193,6 +193,10 @@ async function sustained (dir: string, receiver: BenchReceiver, cpu: number | un
       return out.join(' | ')
     }
     console.log(`  ${'p99 by 10 s of messages'.padEnd(34)} upstream ${slices(up)} ms; PUBACK ${slices(ack)} ms`)
+    // the first seconds of load run code the JIT compiler has not yet optimised, on the one core
+    const firstSeconds = Array.from({ length: Math.min(10, seconds) }, (_, i) => fmt(percentile(ack.slice(i * rate, (i + 1) * rate), 99), 0)).join(' | ')
+    const late = ack.slice(rate)
+    console.log(`  ${'PUBACK p99 by second, first 10 s'.padEnd(34)} ${firstSeconds} ms; after the first second p99 ${fmt(percentile(late, 99), 1)} ms, ${fmt(ack.slice(0, rate).filter(ms => ms > TARGET.pubackP99).length)} of the first second's ${fmt(rate)} and ${fmt(late.filter(ms => ms > TARGET.pubackP99).length)} of the other ${fmt(late.length)} over ${TARGET.pubackP99} ms`)
     const rss = samples.filter(Number.isFinite)
     line('RSS under load', `max ${mib(Math.max(...rss))}, median ${mib(median(rss))}`, `<= ${TARGET.loadMiB} MiB`, Math.max(...rss) <= TARGET.loadMiB * MiB)
     const killed = exit.signal === 'SIGKILL' || (mem.oomKills ?? 0) > 0

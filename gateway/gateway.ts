@@ -126,10 +126,12 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger.warn({ event: 'unclean-stop', ...unclean }, `the gateway did not stop cleanly: the log ends at sequence ${unclean.lastSeq}; new records start at ${unclean.nextSeq}, after the numbers reserved before the stop, so no id is issued twice`)
     }
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
-    log.on('clock-step', (e: { stepMs: number }) => {
+    const clockStep = (e: { stepMs: number }, when: string): void => {
       const span = spanText(Math.abs(e.stepMs))
-      logger.warn({ event: 'clock-step', stepMs: e.stepMs }, `the system clock was set ${e.stepMs > 0 ? 'forward' : 'back'} by ${span}: events stored before carry times ${span} ${e.stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`)
-    })
+      logger.warn({ event: 'clock-step', stepMs: e.stepMs }, `the system clock was set ${e.stepMs > 0 ? 'forward' : 'back'} by ${span}${when}: events stored before carry times ${span} ${e.stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`)
+    }
+    if (log.atOpen.clockStep !== undefined) clockStep(log.atOpen.clockStep, ' while the gateway was stopped')
+    log.on('clock-step', (e: { stepMs: number }) => { clockStep(e, '') })
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
     const health = new StoreHealth(log, store, logger)
 

@@ -72,6 +72,7 @@ export class EventLog extends CommittingLog {
     const log = new EventLog(store, meta, segments, opts, found)
     log.atOpen.repaired.push(...repaired)
     if (found.unclean !== undefined) log.atOpen.unclean = found.unclean
+    await log.noticeStepWhileClosed(stored.clock)
     for (const range of found.lost) log.lost(range.fromSeq, range.toSeq)
     log.opening = false
     // from here on, a stop without close() is unclean: the next open skips to the reserved block

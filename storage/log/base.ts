@@ -10,9 +10,10 @@
  * MUST: the stored state only moves forward (each write carries the next generation).
  */
 import { EventEmitter } from 'node:events'
+import { readFileSync } from 'node:fs'
 import type { DropCounts, DropReason, LogState } from './format.js'
 import { DiskSpace, statfsFree } from './disk-space.js'
-import type { ClockStep, LogMeta } from './meta.js'
+import type { BootOffset, ClockStep, LogMeta } from './meta.js'
 import { SeqReservation, TailMarker } from './numbering.js'
 import type { Recovered } from './recover.js'
 import type { SegmentSet } from './segments.js'
@@ -43,6 +44,12 @@ export interface EventLogOptions {
    * test's own clock).
    */
   elapsed?: () => number
+  /**
+   * This boot's id and a clock (ms) that counts from the boot and that setting the system time does
+   * not move: with them an open tells a step of the system clock made while the log was closed, in
+   * the same boot. The system's (Linux), or none when `now` is given without it (a test's own clock).
+   */
+  boot?: () => BootClock | undefined
   /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
   freeBytes?: (dir: string) => Promise<number>
 }
@@ -73,6 +80,21 @@ export interface CommitEvent { firstSeq: number, lastSeq: number, records: numbe
 /** A change of the system time less the elapsed clock this large is a step, not drift. */
 const CLOCK_STEP_MS = 60_000
 
+export interface BootClock { id: string, monotonicMs: number }
+
+let bootId: string | null | undefined
+/** Linux's boot id and CLOCK_MONOTONIC (which process.hrtime reads); undefined where there is no boot id. */
+export function systemBootClock (): BootClock | undefined {
+  if (bootId === undefined) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    } catch {
+      bootId = null
+    }
+  }
+  return bootId === null ? undefined : { id: bootId, monotonicMs: Number(process.hrtime.bigint()) / 1e6 }
+}
+
 export abstract class LogBase extends EventEmitter {
   protected readonly store: Store
   protected readonly meta: LogMeta
@@ -80,7 +102,7 @@ export abstract class LogBase extends EventEmitter {
   protected readonly cache = new TailCache()
   protected opts: Required<EventLogOptions>
   /** What open() found: runs of records lost to damage, segments LevelDB repaired. (Later finds are events.) */
-  readonly atOpen: { lost: DropEvent[], repaired: string[], unclean?: { lastSeq: number, nextSeq: number } } = { lost: [], repaired: [] }
+  readonly atOpen: { lost: DropEvent[], repaired: string[], unclean?: { lastSeq: number, nextSeq: number }, clockStep?: ClockStep } = { lost: [], repaired: [] }
   protected opening = true
   /** The log's stored state (first sequence number kept, drop counters), newest first. */
   protected state: LogState
@@ -112,7 +134,7 @@ export abstract class LogBase extends EventEmitter {
     this.store = store
     this.meta = meta
     this.segments = segments
-    this.opts = { now: Date.now, elapsed: opts.now ?? (() => performance.now()), reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
+    this.opts = { now: Date.now, elapsed: opts.now ?? (() => performance.now()), boot: opts.now !== undefined ? () => undefined : systemBootClock, reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
     this.clockOffset = this.opts.now() - this.opts.elapsed()
     this.state = init.state
     this.lastSeqValue = init.lastSeq
@@ -150,8 +172,40 @@ export abstract class LogBase extends EventEmitter {
   protected async saveClockSteps (): Promise<void> {
     if (this.unsavedSteps.length === 0) return
     const steps = this.unsavedSteps
-    await this.meta.write(steps.map(step => this.meta.clockStepOp(step)), true)
+    const ops = steps.map(step => this.meta.clockStepOp(step))
+    // the clock as it is after the steps, for the next open in this boot
+    const clock = this.bootOffset()
+    if (clock !== undefined) ops.push(this.meta.clockOp(clock))
+    await this.meta.write(ops, true)
     this.unsavedSteps = this.unsavedSteps.filter(step => !steps.includes(step))
+  }
+
+  private bootOffset (): BootOffset | undefined {
+    const b = this.opts.boot()
+    return b === undefined ? undefined : { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs }
+  }
+
+  /**
+   * At open: a step of the system clock made while the log was closed, in the same boot (the system
+   * time less the boot's monotonic clock moved since it was stored), is noted before the next
+   * record and stored. A step across a reboot cannot be told.
+   */
+  protected async noticeStepWhileClosed (stored: BootOffset | undefined): Promise<void> {
+    const current = this.bootOffset()
+    if (current === undefined) return
+    if (stored?.boot === current.boot) {
+      const stepMs = current.offsetMs - stored.offsetMs
+      if (Math.abs(stepMs) < CLOCK_STEP_MS) return
+      const step = { seq: this.nextSeq, stepMs }
+      this.clockSteps.push(step)
+      this.unsavedSteps.push(step)
+      this.atOpen.clockStep = step
+      // (a failed write leaves the step for the first commit to store)
+      await this.saveClockSteps().catch(() => {})
+      return
+    }
+    // a new boot (or the first open): its clock, for the next open
+    await this.meta.write([this.meta.clockOp(current)], false).catch(() => {})
   }
 
   /** Forgets the steps that no record in the log predates any more. */

@@ -11,6 +11,8 @@
  *   lost!<seq>  a run of sequence numbers found lost to damage (reported once, not at every open)
  *   step!<seq>  a step of the system clock before record <seq> (ms): records below it carry times
  *               that much behind today's clock; kept while such records remain
+ *   clock       [boot id, system time less the boot's monotonic clock] when last checked: the next
+ *               open in the same boot tells a step made while the gateway was stopped
  *
  * Reservations and the tail are kept apart from the batches they number, so a store that loses
  * its newest batches (a torn write-ahead log) can tell, and never issues their numbers again.
@@ -27,6 +29,7 @@ const SEGMENT = 'seg!'
 const LOST = 'lost!'
 const ACTIVE = 'active'
 const STEP = 'step!'
+const CLOCK = 'clock'
 /** The key of the log's head before it was kept in segments. */
 export const LEGACY_HEAD = 'head'
 
@@ -34,6 +37,9 @@ type WireSummary = [number, number, number, number, number, number]
 
 /** A step of the system clock: records numbered below `seq` carry times `stepMs` behind the clock after it. */
 export interface ClockStep { seq: number, stepMs: number }
+
+/** The system time less the monotonic clock of boot `boot` (ms): it changes only when the time is set. */
+export interface BootOffset { boot: string, offsetMs: number }
 
 export interface StoredMeta {
   state?: LogState | undefined
@@ -44,6 +50,8 @@ export interface StoredMeta {
   lost: Array<[number, number]>
   /** Steps of the system clock, in the order they were seen. */
   clockSteps: ClockStep[]
+  /** The boot and the system time less its monotonic clock, when last checked. */
+  clock?: BootOffset | undefined
   /** The active segment's summary stored at a clean close. */
   active?: { id: number, summary: SegmentSummary } | undefined
   legacy: boolean
@@ -59,7 +67,7 @@ export class LogMeta {
   }
 
   async load (): Promise<StoredMeta> {
-    const [state, reserved, tail, legacy, active] = await this.meta.getMany([STATE, RESERVED, TAIL, LEGACY_HEAD, ACTIVE])
+    const [state, reserved, tail, legacy, active, clock] = await this.meta.getMany([STATE, RESERVED, TAIL, LEGACY_HEAD, ACTIVE, CLOCK])
     const segments = new Map<number, SegmentSummary>()
     for await (const [key, value] of this.meta.iterator({ gt: SEGMENT, lt: SEGMENT + '~' })) {
       segments.set(Number(key.slice(SEGMENT.length)), fromWire(decodeMeta<WireSummary>(value)))
@@ -76,6 +84,7 @@ export class LogMeta {
       segments,
       lost,
       clockSteps,
+      clock: clock === undefined ? undefined : fromWireClock(decodeMeta<[string, number]>(clock)),
       active: active === undefined ? undefined : fromWireActive(decodeMeta<[number, WireSummary]>(active)),
       legacy: legacy !== undefined
     }
@@ -124,6 +133,10 @@ export class LogMeta {
     return { type: 'put', sublevel: this.meta, key: stepKey(step.seq), value: encodeMeta(step.stepMs) }
   }
 
+  clockOp (clock: BootOffset): StoreOp {
+    return { type: 'put', sublevel: this.meta, key: CLOCK, value: encodeMeta([clock.boot, clock.offsetMs]) }
+  }
+
   dropClockStepOp (step: ClockStep): StoreOp {
     return { type: 'del', sublevel: this.meta, key: stepKey(step.seq) }
   }
@@ -149,6 +162,10 @@ function toWire (s: SegmentSummary): WireSummary {
 
 function fromWire ([firstSeq, lastSeq, records, bytes, firstTime, lastTime]: WireSummary): SegmentSummary {
   return { firstSeq, lastSeq, records, bytes, firstTime, lastTime }
+}
+
+function fromWireClock ([boot, offsetMs]: [string, number]): BootOffset {
+  return { boot, offsetMs }
 }
 
 function fromWireActive ([id, s]: [number, WireSummary]): { id: number, summary: SegmentSummary } {

@@ -33,7 +33,7 @@ export abstract class RetainedLog extends LogBase {
    * Removes records older than maxAge, a segment at a time. Resolves with the number of records
    * dropped. A record's time is read on today's clock (timeShift), so a step of the system clock
    * (a Pi, which has no battery-backed clock, setting it once it reaches a time server) drops
-   * nothing early, in this run or after a restart. A step between two runs goes unseen.
+   * nothing early, in this run or after a restart (and, in the same boot, a step while it was closed).
    */
   async sweep (): Promise<number> {
     const now = this.opts.now()

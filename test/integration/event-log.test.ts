@@ -1,16 +1,37 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
-import t from 'tap'
-import { EventLog, Store, type DropEvent } from '../../storage/index.js'
+import t, { type Test } from 'tap'
+import { EventLog, Store, type DropEvent, type EventLogOptions } from '../../storage/index.js'
 import { tempDir, type TestContext } from '../helpers/gateway.js'
 
-interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, elapsed?: () => number, commitWindowMs?: number }
+interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, elapsed?: () => number, boot?: EventLogOptions['boot'], commitWindowMs?: number }
 
 async function openLog (t: TestContext, dir: string, o: Opts = {}): Promise<{ store: Store, log: EventLog }> {
   const store = await Store.open(dir)
-  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.elapsed !== undefined ? { elapsed: o.elapsed } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
+  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.elapsed !== undefined ? { elapsed: o.elapsed } : {}), ...(o.boot !== undefined ? { boot: o.boot } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
   t.teardown(async () => { await log.close(); await store.close() })
   return { store, log }
+}
+
+/**
+ * A first run of the log in a process of its own, killed (no close) after `body`, which sees
+ * `log`, `append(payload)`, `wall` and `elapsed` (the clocks, from 2026-01-01 and 0; the boot is
+ * 'boot-1', its monotonic clock `elapsed`) and `out(value)` (returned here).
+ */
+async function firstRunKilled (t: Test, dir: string, body: string): Promise<unknown> {
+  const script = `
+    import { EventLog, Store } from ${JSON.stringify(new URL('../../storage/index.js', import.meta.url).href)}
+    let wall = ${Date.parse('2026-01-01T00:00:00Z')}, elapsed = 0, result = null
+    const out = value => { result = value }
+    const store = await Store.open(${JSON.stringify(dir)})
+    const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: ${7 * 24 * 60 * 60_000}, now: () => wall, elapsed: () => elapsed, boot: () => ({ id: 'boot-1', monotonicMs: elapsed }) })
+    const append = async p => await new Promise((resolve, reject) => log.append({ topic: 't', payload: Buffer.from(p), qos: 1, retain: false, clientId: 'c' }, (err, seq) => err ? reject(err) : resolve(seq)))
+    ${body}
+    console.log(JSON.stringify(result))
+    process.kill(process.pid, 'SIGKILL')`
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
+  t.equal(child.signal, 'SIGKILL', `the first run was killed: ${child.stderr}`)
+  return JSON.parse(child.stdout) as unknown
 }
 
 async function append (log: EventLog, topic: string, payload: string | Buffer): Promise<number> {
@@ -236,19 +257,10 @@ t.test('a step of the system clock is remembered across a restart: the backlog f
   const start = Date.parse('2026-01-01T00:00:00Z')
   // the first run, in a process of its own: ten records, the clock set 30 days forward, one more
   // record, and the process killed (no close)
-  const script = `
-    import { EventLog, Store } from ${JSON.stringify(new URL('../../storage/index.js', import.meta.url).href)}
-    let wall = ${start}, elapsed = 0
-    const store = await Store.open(${JSON.stringify(dir)})
-    const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: ${7 * DAY}, now: () => wall, elapsed: () => elapsed })
-    const append = async p => await new Promise((resolve, reject) => log.append({ topic: 't', payload: Buffer.from(p), qos: 1, retain: false, clientId: 'c' }, (err, seq) => err ? reject(err) : resolve(seq)))
+  const { after, shift } = await firstRunKilled(t, dir, `
     for (let i = 0; i < 10; i++) { wall += 1000; elapsed += 1000; await append(String(i)) }
     wall += ${30 * DAY}
-    console.log(JSON.stringify({ after: await append('after'), shift: log.timeShift(1) }))
-    process.kill(process.pid, 'SIGKILL')`
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' })
-  t.equal(child.signal, 'SIGKILL', `the first run was killed: ${child.stderr}`)
-  const { after, shift } = JSON.parse(child.stdout) as { after: number, shift: number }
+    out({ after: await append('after'), shift: log.timeShift(1) })`) as { after: number, shift: number }
   t.equal(shift, 30 * DAY, 'the first run read its records 30 days later')
 
   // the next run starts on the right clock, an hour later
@@ -273,6 +285,34 @@ t.test('a step of the system clock is remembered across a restart: the backlog f
   await second.store.close()
   const third = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, elapsed: () => elapsed })
   t.equal(third.log.timeShift(0), 0, 'a step no record predates is not kept')
+})
+
+t.test('a step of the system clock while the gateway was stopped, in the same boot, is noticed at the next open', async t => {
+  const DAY = 24 * 60 * 60_000
+  const dir = await tempDir(t)
+  const start = Date.parse('2026-01-01T00:00:00Z')
+  // the first run stores ten records on a clock 30 days behind, and is killed
+  await firstRunKilled(t, dir, 'for (let i = 0; i < 10; i++) { wall += 1000; elapsed += 1000; await append(String(i)) }')
+  // while the gateway is stopped (an hour), the clock is set 30 days forward; the machine is not restarted
+  let wall = start + 10_000 + 60 * 60_000 + 30 * DAY
+  const monotonic = 10_000 + 60 * 60_000
+  const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-1', monotonicMs: monotonic }) })
+  const step = second.log.atOpen.clockStep
+  t.equal(step?.stepMs, 30 * DAY, 'the step is found at the open')
+  t.ok((step?.seq ?? 0) > 10, `it falls after the records stored (before ${step?.seq})`)
+  t.equal(second.log.timeShift(1), 30 * DAY, 'the records stored before it read 30 days later')
+  t.equal(await second.log.sweep(), 0, 'none is dropped: they are an hour old')
+  await append(second.log, 't', 'after')
+  await second.log.close()
+  await second.store.close()
+
+  // after a reboot: no step can be told, and the one found is remembered
+  wall += 60_000
+  const third = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 5000 }) })
+  t.equal(third.log.atOpen.clockStep, undefined, 'a new boot: no step is assumed')
+  t.equal(third.log.timeShift(1), 30 * DAY, 'the step found before is kept')
+  t.equal(await third.log.sweep(), 0)
+  t.equal(third.log.stats().records, 11)
 })
 
 t.test('drop-oldest keeps the log within its byte budget', async t => {

@@ -32,6 +32,8 @@ export interface GatewayDeps {
   now?: () => number
   /** A clock that setting the system time does not move (see EventLogOptions.elapsed): log retention and subscription suspension measure on it. */
   elapsed?: () => number
+  /** The boot's id and its monotonic clock (see EventLogOptions.boot): a step of the clock made while the gateway was stopped. */
+  boot?: EventLogOptions['boot']
   /** Called once when the gateway cannot go on (broker state cannot be written); the caller closes it. */
   onFatal?: (err: Error) => void
   /** The bridges' cursor and dead-letter stores, instead of those in `store` (to inject store failures). */
@@ -67,7 +69,7 @@ function spanText (ms: number): string {
   return `${Math.round(ms / 60_000)} min`
 }
 
-function logOptions (config: Readonly<Config>, { now, elapsed }: GatewayDeps): EventLogOptions {
+function logOptions (config: Readonly<Config>, { now, elapsed, boot }: GatewayDeps): EventLogOptions {
   const storage = config.storage
   return {
     durability: storage.durability,
@@ -78,7 +80,8 @@ function logOptions (config: Readonly<Config>, { now, elapsed }: GatewayDeps): E
     maxPendingBytes: parseSize(storage.maxPendingBytes),
     commitWindowMs: parseDuration(storage.commitWindow),
     ...(now !== undefined ? { now } : {}),
-    ...(elapsed !== undefined ? { elapsed } : {})
+    ...(elapsed !== undefined ? { elapsed } : {}),
+    ...(boot !== undefined ? { boot } : {})
   }
 }
 

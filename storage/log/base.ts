@@ -158,10 +158,20 @@ export abstract class LogBase extends EventEmitter {
     const stepMs = offset - this.clockOffset
     if (Math.abs(stepMs) < CLOCK_STEP_MS) return
     this.clockOffset = offset
+    this.addClockStep(seq, stepMs)
+    this.emit('clock-step', { stepMs, seq })
+  }
+
+  private addClockStep (seq: number, stepMs: number): ClockStep {
     const step = { seq, stepMs }
     this.clockSteps.push(step)
     this.unsavedSteps.push(step)
-    this.emit('clock-step', { stepMs, seq })
+    return step
+  }
+
+  /** Whether steps wait to be stored (saveClockSteps). */
+  protected get clockStepsToSave (): boolean {
+    return this.unsavedSteps.length > 0
   }
 
   /**
@@ -196,10 +206,7 @@ export abstract class LogBase extends EventEmitter {
     if (stored?.boot === current.boot) {
       const stepMs = current.offsetMs - stored.offsetMs
       if (Math.abs(stepMs) < CLOCK_STEP_MS) return
-      const step = { seq: this.nextSeq, stepMs }
-      this.clockSteps.push(step)
-      this.unsavedSteps.push(step)
-      this.atOpen.clockStep = step
+      this.atOpen.clockStep = this.addClockStep(this.nextSeq, stepMs)
       // (a failed write leaves the step for the first commit to store)
       await this.saveClockSteps().catch(() => {})
       return
@@ -208,9 +215,11 @@ export abstract class LogBase extends EventEmitter {
     await this.meta.write([this.meta.clockOp(current)], false).catch(() => {})
   }
 
-  /** Forgets the steps that no record in the log predates any more. */
+  /** Forgets the steps that no record in the log predates any more (after a write that stored the state). */
   protected forgetClockSteps (): void {
     const first = this.state.firstSeq
+    // (steps are kept in sequence order)
+    if (this.clockSteps.length === 0 || (this.clockSteps[0] as ClockStep).seq > first) return
     const gone = this.clockSteps.filter(step => step.seq <= first)
     if (gone.length === 0) return
     this.clockSteps = this.clockSteps.filter(step => step.seq > first)

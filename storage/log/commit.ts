@@ -242,7 +242,7 @@ export abstract class CommittingLog extends RetainedLog {
     let seg: Segment | undefined
     try {
       await this.reservation.reserve(last.seq, this.nextSeq)
-      await this.saveClockSteps()
+      if (this.clockStepsToSave) await this.saveClockSteps()
       await this.makeRoom()
       seg = await this.segments.ensureActive()
       if (this.rotateFirst || rotationDue(seg, this.opts, this.opts.now())) {

@@ -113,10 +113,10 @@ export class LogReader {
    */
   async seekTime (timeMs: number): Promise<number> {
     const { firstSeq, lastSeq } = this.ctx.bounds()
-    const shift = this.ctx.timeShift
+    const { timeShift } = this.ctx
     for (const seg of [...this.ctx.segments.list]) {
-      if (seg.empty || seg.lastTime + shift(seg.lastSeq) < timeMs || seg.lastSeq < firstSeq) continue
-      if (seg.firstTime + shift(seg.firstSeq) >= timeMs) return Math.max(seg.firstSeq, firstSeq)
+      if (seg.empty || seg.lastTime + timeShift(seg.lastSeq) < timeMs || seg.lastSeq < firstSeq) continue
+      if (seg.firstTime + timeShift(seg.firstSeq) >= timeMs) return Math.max(seg.firstSeq, firstSeq)
       const found = await this.firstAtOrAfter(seg, timeMs)
       if (found !== undefined) return Math.max(found, firstSeq)
     }

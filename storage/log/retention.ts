@@ -38,7 +38,6 @@ export abstract class RetainedLog extends LogBase {
   async sweep (): Promise<number> {
     const now = this.opts.now()
     this.noticeClockStep(this.nextSeq, now)
-    this.forgetClockSteps()
     // (a failed write keeps the step for the next commit to store)
     await this.saveClockSteps().catch(() => {})
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
@@ -53,7 +52,6 @@ export abstract class RetainedLog extends LogBase {
     if (dropped > 0) {
       this.schedule()
       await this.flush()
-      this.forgetClockSteps()
     }
     return dropped
   }
@@ -70,6 +68,7 @@ export abstract class RetainedLog extends LogBase {
   /** After a write that stored the state: report drops, remove excluded segments from disk. */
   protected afterWrite (): void {
     for (const e of this.dropEvents.splice(0)) this.emit('drop', e)
+    this.forgetClockSteps()
     const doomed = this.doomed.splice(0)
     if (doomed.length === 0) return
     const ops = doomed.map(seg => this.meta.dropSegmentOp(seg.id))

@@ -4,7 +4,7 @@
  * against the access rules and the topic limits, and a publish is acknowledged
  * only once its record is committed.
  */
-import { createRequire } from 'node:module'
+import { writeToStream } from 'mqtt-packet'
 import { Aedes, type AedesOptions, type AuthenticateError, type Client, type PublishPacket } from 'aedes'
 import { parseDuration, type LimitsConfig } from '../config/index.js'
 import type { EventLog } from '../storage/index.js'
@@ -26,9 +26,10 @@ export interface BrokerDeps {
 // Aedes writes packets with mqtt-packet, which by default fills a table of 65,536 two-byte Buffers
 // (every packet identifier) with the first packet it writes, to spare one small allocation per
 // acknowledgement: 6 MiB of heap for good, and 65,536 more objects for every full collection to
-// walk. Off, each identifier is written from a fresh two-byte slice of Node's buffer pool.
-const packetWriter = createRequire(createRequire(import.meta.url).resolve('aedes'))('mqtt-packet') as { writeToStream: { cacheNumbers: boolean } }
-packetWriter.writeToStream.cacheNumbers = false
+// walk. Off, each identifier is written from a fresh two-byte slice of Node's buffer pool. This is
+// Aedes' copy of mqtt-packet: the one copy in node_modules (broker.test checks it), and so the one
+// copy in the bundled command (scripts/build-bundle.ts refuses a second).
+writeToStream.cacheNumbers = false
 
 const usernames = new WeakMap<Client, string>()
 /** Clients whose CONNECT carries a client id the broker refuses (CONNACK 0x02), with the reason. */

@@ -18,8 +18,9 @@ export function adminClient (values: Record<string, string | boolean | undefined
   const base = (typeof values.admin === 'string' ? values.admin : env.FLOWGATE_ADMIN ?? 'http://127.0.0.1:9080').replace(/\/+$/, '')
   const token = typeof values.token === 'string' ? values.token : env.FLOWGATE_ADMIN_TOKEN
   const call = async (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> => {
-    // loaded on use, so the commands that do not talk to a gateway (start among them) do not load the HTTP client
-    const { request } = await import('undici')
+    // loaded on use, so the commands that do not talk to a gateway (start among them) do not load the HTTP client;
+    // the package's exports as its default (CommonJS), which is all the bundled command's chunk of it exports
+    const { request } = (await import('undici')).default
     let res
     try {
       res = await request(base + path, {

@@ -27,7 +27,7 @@ export interface BrokerDeps {
 // (every packet identifier) with the first packet it writes, to spare one small allocation per
 // acknowledgement: 6 MiB of heap for good, and 65,536 more objects for every full collection to
 // walk. Off, each identifier is written from a fresh two-byte slice of Node's buffer pool. This is
-// Aedes' copy of mqtt-packet: the one copy in node_modules (broker.test checks it), and so the one
+// Aedes' copy of mqtt-packet: the one copy in node_modules (broker-packets.test checks it), and so the one
 // copy in the bundled command (scripts/build-bundle.ts refuses a second).
 writeToStream.cacheNumbers = false
 

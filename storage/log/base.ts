@@ -221,7 +221,6 @@ export abstract class LogBase extends EventEmitter {
     // (steps are kept in sequence order)
     if (this.clockSteps.length === 0 || (this.clockSteps[0] as ClockStep).seq > first) return
     const gone = this.clockSteps.filter(step => step.seq <= first)
-    if (gone.length === 0) return
     this.clockSteps = this.clockSteps.filter(step => step.seq > first)
     this.unsavedSteps = this.unsavedSteps.filter(step => step.seq > first)
     this.meta.write(gone.map(step => this.meta.dropClockStepOp(step)), false).catch(() => {})

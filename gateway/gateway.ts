@@ -20,6 +20,7 @@ import { createLogger, type Logger } from './logger.js'
 import { Metrics } from './metrics.js'
 import { sampleRates } from './rate-sampler.js'
 import { StoreHealth } from './store-health.js'
+import { clockStepMessage, dropMessage } from './store-messages.js'
 import { reloadGateway, type ReloadResult } from './reload.js'
 import { HEARTBEAT_TOPIC, heartbeatPayload } from './heartbeat.js'
 import { VERSION } from './version.js'
@@ -62,13 +63,6 @@ export interface Gateway {
   close (): Promise<void>
 }
 
-/** A span of time for a log message: `3.5 d`, `2.0 h`, `12 min`. */
-function spanText (ms: number): string {
-  if (ms >= 86_400_000) return `${(ms / 86_400_000).toFixed(1)} d`
-  if (ms >= 3_600_000) return `${(ms / 3_600_000).toFixed(1)} h`
-  return `${Math.round(ms / 60_000)} min`
-}
-
 function logOptions (config: Readonly<Config>, { now, elapsed, boot }: GatewayDeps): EventLogOptions {
   const storage = config.storage
   return {
@@ -82,15 +76,6 @@ function logOptions (config: Readonly<Config>, { now, elapsed, boot }: GatewayDe
     ...(now !== undefined ? { now } : {}),
     ...(elapsed !== undefined ? { elapsed } : {}),
     ...(boot !== undefined ? { boot } : {})
-  }
-}
-
-function dropMessage (e: DropEvent): string {
-  switch (e.reason) {
-    case 'rejected': return 'publish refused: event log is full'
-    case 'corrupt': return `records lost to damage on disk (sequence numbers ${e.fromSeq ?? '?'}-${e.toSeq ?? '?'})`
-    case 'reserveFreeBytes': return 'records dropped to keep free disk space (storage.reserveFreeBytes)'
-    default: return `records dropped by retention (${e.reason})`
   }
 }
 
@@ -129,12 +114,11 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger.warn({ event: 'unclean-stop', ...unclean }, `the gateway did not stop cleanly: the log ends at sequence ${unclean.lastSeq}; new records start at ${unclean.nextSeq}, after the numbers reserved before the stop, so no id is issued twice`)
     }
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
-    const clockStep = (e: { stepMs: number }, when: string): void => {
-      const span = spanText(Math.abs(e.stepMs))
-      logger.warn({ event: 'clock-step', stepMs: e.stepMs }, `the system clock was set ${e.stepMs > 0 ? 'forward' : 'back'} by ${span}${when}: events stored before carry times ${span} ${e.stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`)
+    const clockStep = (e: { stepMs: number }, whileStopped: boolean): void => {
+      logger.warn({ event: 'clock-step', stepMs: e.stepMs }, clockStepMessage(e.stepMs, whileStopped))
     }
-    if (log.atOpen.clockStep !== undefined) clockStep(log.atOpen.clockStep, ' while the gateway was stopped')
-    log.on('clock-step', (e: { stepMs: number }) => { clockStep(e, '') })
+    if (log.atOpen.clockStep !== undefined) clockStep(log.atOpen.clockStep, true)
+    log.on('clock-step', (e: { stepMs: number }) => { clockStep(e, false) })
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
     const health = new StoreHealth(log, store, logger)
 

@@ -3,6 +3,7 @@ import { parseDuration, parseSize } from '../../config/index.js'
 import { createStoredBrokerPersistence, EventLog, Store, type DropEvent } from '../../storage/index.js'
 import { loadGatewayConfig } from '../config.js'
 import { EXIT_OK } from '../errors.js'
+import { clockStepMessage } from '../store-messages.js'
 import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
 
@@ -45,6 +46,8 @@ export const repair: Command = {
       await persistence.close()
       out(`state store: ${repaired.includes('state store') ? 'damaged; LevelDB repaired it, keeping every entry it could read' : 'ok'}`)
       if (damaged.length > 0) out(`broker state: ${damaged.length} entries could not be read and were removed`)
+      const step = log.atOpen.clockStep
+      if (step !== undefined) out(`clock: ${clockStepMessage(step.stepMs, true)}`)
       out(`event log: ${segments} segments, ${records} records readable, sequence numbers ${stats.firstSeq}-${stats.lastSeq}`)
       for (const dir of repaired.filter(d => d !== 'state store')) out(`  segment ${dir}: damaged; LevelDB repaired it, keeping every record it could read`)
       for (const e of lost) out(`  lost: sequence numbers ${e.fromSeq ?? '?'}-${e.toSeq ?? '?'} (${e.records} records)`)

@@ -11,6 +11,8 @@ import mqtt from 'mqtt'
 import { runCli, startChild, writeConfig, type ChildGateway } from '../helpers/child.js'
 import { eventually, tempDir, type TestContext } from '../helpers/gateway.js'
 import { ControlledReceiver, seqOf } from '../helpers/receiver-control.js'
+import { EventLog, Store } from '../../storage/index.js'
+import { systemBootClock } from '../../storage/log/base.js'
 
 const PAD = 'x'.repeat(120)
 
@@ -193,4 +195,29 @@ t.test('bytes flipped inside a LevelDB table: no altered record reaches the upst
   t.match(first.stdout, /result: damage found and repaired/)
   const second = await runCli(['repair', '--config', cfg2])
   t.match(second.stdout, /result: no damage found \(\d+ records lost to damage before\)/, 'a second run finds nothing new')
+})
+
+const bootClock = { skip: systemBootClock() === undefined ? 'this system has no boot id (/proc/sys/kernel/random/boot_id): a step made while stopped cannot be told' : false }
+
+t.test('flowgate repair says so when the clock was set while the gateway was stopped', bootClock, async t => {
+  const DAY = 86_400_000
+  const dir = await tempDir(t)
+  const data = join(dir, 'data')
+  // a run on a clock 30 days behind, in this boot, stores a few records and stops
+  const store = await Store.open(data)
+  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: 7 * DAY, maxBytes: 0, whenFull: 'drop-oldest', now: () => Date.now() - 30 * DAY, boot: systemBootClock })
+  for (let i = 0; i < 3; i++) {
+    await new Promise<void>((resolve, reject) => log.append(
+      { topic: 'dmg/a', payload: Buffer.from(String(i)), qos: 1, retain: false, clientId: 'c' },
+      err => err !== null ? reject(err) : resolve()))
+  }
+  await log.close()
+  await store.close()
+
+  // the clock is now right: repair, run before the gateway starts again, finds the step and says so
+  const cfg = await writeConfig(dir, data)
+  const run = await runCli(['repair', '--config', cfg])
+  t.equal(run.code, 0, 'flowgate repair exits 0')
+  t.match(run.stdout, /clock: the system clock was set forward by 30\.0 d while the gateway was stopped/, 'it prints the step')
+  t.match(run.stdout, /event log: 1 segments, 3 records readable/, 'and keeps every record')
 })

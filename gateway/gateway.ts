@@ -35,6 +35,8 @@ export interface GatewayDeps {
   elapsed?: () => number
   /** The boot's id and its monotonic clock (see EventLogOptions.boot): a step of the clock made while the gateway was stopped. */
   boot?: EventLogOptions['boot']
+  /** Whether the system clock is synchronised (see EventLogOptions.clockSynced): records stored on a clock never set, found after a reboot. */
+  clockSynced?: EventLogOptions['clockSynced']
   /** Called once when the gateway cannot go on (broker state cannot be written); the caller closes it. */
   onFatal?: (err: Error) => void
   /** The bridges' cursor and dead-letter stores, instead of those in `store` (to inject store failures). */
@@ -63,7 +65,7 @@ export interface Gateway {
   close (): Promise<void>
 }
 
-function logOptions (config: Readonly<Config>, { now, elapsed, boot }: GatewayDeps): EventLogOptions {
+function logOptions (config: Readonly<Config>, { now, elapsed, boot, clockSynced }: GatewayDeps): EventLogOptions {
   const storage = config.storage
   return {
     durability: storage.durability,
@@ -75,7 +77,8 @@ function logOptions (config: Readonly<Config>, { now, elapsed, boot }: GatewayDe
     commitWindowMs: parseDuration(storage.commitWindow),
     ...(now !== undefined ? { now } : {}),
     ...(elapsed !== undefined ? { elapsed } : {}),
-    ...(boot !== undefined ? { boot } : {})
+    ...(boot !== undefined ? { boot } : {}),
+    ...(clockSynced !== undefined ? { clockSynced } : {})
   }
 }
 
@@ -114,11 +117,9 @@ export async function createGateway (config: Readonly<Config>, deps: GatewayDeps
       logger.warn({ event: 'unclean-stop', ...unclean }, `the gateway did not stop cleanly: the log ends at sequence ${unclean.lastSeq}; new records start at ${unclean.nextSeq}, after the numbers reserved before the stop, so no id is issued twice`)
     }
     log.on('drop', (e: DropEvent) => logger.warn({ event: 'drop', ...e }, dropMessage(e)))
-    const clockStep = (e: { stepMs: number }, whileStopped: boolean): void => {
-      logger.warn({ event: 'clock-step', stepMs: e.stepMs }, clockStepMessage(e.stepMs, whileStopped))
-    }
-    if (log.atOpen.clockStep !== undefined) clockStep(log.atOpen.clockStep, true)
-    log.on('clock-step', (e: { stepMs: number }) => { clockStep(e, false) })
+    const step = log.atOpen.clockStep
+    if (step !== undefined) logger.warn({ event: 'clock-step', stepMs: step.stepMs, found: step.found }, clockStepMessage(step.stepMs, step.found))
+    log.on('clock-step', (e: { stepMs: number }) => logger.warn({ event: 'clock-step', stepMs: e.stepMs }, clockStepMessage(e.stepMs)))
     log.on('repaired', (e: { dir: string }) => logger.warn({ event: 'store-repaired', store: 'event log', dir: e.dir }, 'a log segment was damaged: LevelDB repaired it, keeping every record it could read'))
     const health = new StoreHealth(log, store, logger)
 

@@ -2,7 +2,7 @@
  * What the gateway says about its store, in words an operator reads: the same at start, while
  * running, and from `flowgate repair`.
  */
-import type { DropEvent } from '../storage/index.js'
+import type { DropEvent, StepAtOpen } from '../storage/index.js'
 
 /** A span of time for a message: `3.5 d`, `2.0 h`, `12 min`. */
 function spanText (ms: number): string {
@@ -20,8 +20,11 @@ export function dropMessage (e: DropEvent): string {
   }
 }
 
-/** A step of the system clock, seen while running or (`whileStopped`) at the open after a stop. */
-export function clockStepMessage (stepMs: number, whileStopped: boolean): string {
+/** A step of the system clock, seen while running or at the open after a stop (`found`, see StepAtOpen). */
+export function clockStepMessage (stepMs: number, found?: StepAtOpen['found']): string {
   const span = spanText(Math.abs(stepMs))
-  return `the system clock was set ${stepMs > 0 ? 'forward' : 'back'} by ${span}${whileStopped ? ' while the gateway was stopped' : ''}: events stored before carry times ${span} ${stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`
+  if (found === 'unsynced') {
+    return `the events stored before this start were stamped by a system clock never set from a time server (the boot before this one): the newest reads ${span} old; retention ages them from this start`
+  }
+  return `the system clock was set ${stepMs > 0 ? 'forward' : 'back'} by ${span}${found === 'stopped' ? ' while the gateway was stopped' : ''}: events stored before carry times ${span} ${stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`
 }

@@ -31,7 +31,7 @@ import type { Store } from './store.js'
 import { whenRoom, type WriteCondition } from './write-condition.js'
 
 export type { DropReason } from './log/format.js'
-export type { AppendCallback, CommitEvent, DropEvent, EventLogOptions, IngestCounters, LogStats, WhenFull } from './log/base.js'
+export type { AppendCallback, CommitEvent, DropEvent, EventLogOptions, IngestCounters, LogStats, StepAtOpen, WhenFull } from './log/base.js'
 
 export class EventLog extends CommittingLog {
   private readonly reader: LogReader
@@ -152,6 +152,7 @@ export class EventLog extends CommittingLog {
       for (const resolve of this.cache.releaseAll()) resolve()
       // a clean stop: the next open continues right after the last record
       if (this.condition.state === 'ok' && this.store.writeCondition().state === 'ok') {
+        await this.noteClockSynced()
         const active = this.segments.active
         await this.meta.putCleanClose(this.lastSeqValue, active === undefined || active.empty || active.sealed ? undefined : { id: active.id, summary: active.summary() }).catch(() => {})
       }

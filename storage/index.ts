@@ -1,5 +1,5 @@
 export { Store, type Sublevel, type SublevelName, type StoreOp } from './store.js'
-export { EventLog, type EventLogOptions, type LogStats, type DropReason, type DropEvent, type CommitEvent, type AppendCallback, type WhenFull, type IngestCounters } from './event-log.js'
+export { EventLog, type EventLogOptions, type LogStats, type DropReason, type DropEvent, type CommitEvent, type AppendCallback, type WhenFull, type IngestCounters, type StepAtOpen } from './event-log.js'
 export type { WriteCondition } from './write-condition.js'
 export type { RecordWait } from './log/tail-cache.js'
 export { DROP_REASONS } from './log/format.js'

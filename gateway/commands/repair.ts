@@ -47,7 +47,7 @@ export const repair: Command = {
       out(`state store: ${repaired.includes('state store') ? 'damaged; LevelDB repaired it, keeping every entry it could read' : 'ok'}`)
       if (damaged.length > 0) out(`broker state: ${damaged.length} entries could not be read and were removed`)
       const step = log.atOpen.clockStep
-      if (step !== undefined) out(`clock: ${clockStepMessage(step.stepMs, true)}`)
+      if (step !== undefined) out(`clock: ${clockStepMessage(step.stepMs, step.found)}`)
       out(`event log: ${segments} segments, ${records} records readable, sequence numbers ${stats.firstSeq}-${stats.lastSeq}`)
       for (const dir of repaired.filter(d => d !== 'state store')) out(`  segment ${dir}: damaged; LevelDB repaired it, keeping every record it could read`)
       for (const e of lost) out(`  lost: sequence numbers ${e.fromSeq ?? '?'}-${e.toSeq ?? '?'} (${e.records} records)`)

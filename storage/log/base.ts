@@ -10,7 +10,7 @@
  * MUST: the stored state only moves forward (each write carries the next generation).
  */
 import { EventEmitter } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import type { DropCounts, DropReason, LogState } from './format.js'
 import { DiskSpace, statfsFree } from './disk-space.js'
 import type { BootOffset, ClockStep, LogMeta } from './meta.js'
@@ -50,6 +50,13 @@ export interface EventLogOptions {
    * the same boot. The system's (Linux), or none when `now` is given without it (a test's own clock).
    */
   boot?: () => BootClock | undefined
+  /**
+   * Whether the system clock has been set from a time server in this boot: true, false, or
+   * undefined where that cannot be told. With it an open in a later boot tells that the records
+   * stored before were stamped by a clock never set (a Pi offline since it started). The system's
+   * (systemd-timesyncd), or none when `now` is given without it (a test's own clock).
+   */
+  clockSynced?: () => boolean | undefined
   /** Free bytes of the file system holding the log (statfs); replaceable in tests. */
   freeBytes?: (dir: string) => Promise<number>
 }
@@ -95,6 +102,21 @@ export function systemBootClock (): BootClock | undefined {
   return bootId === null ? undefined : { id: bootId, monotonicMs: Number(process.hrtime.bigint()) / 1e6 }
 }
 
+/** systemd-timesyncd keeps its state in /run/systemd/timesync and makes `synchronized` there once it set the clock. */
+const TIMESYNC_DIR = '/run/systemd/timesync'
+
+/** Whether systemd-timesyncd has set the system clock in this boot; undefined where it does not run (another time service, none). */
+export function systemClockSynced (): boolean | undefined {
+  if (existsSync(`${TIMESYNC_DIR}/synchronized`)) return true
+  return existsSync(TIMESYNC_DIR) ? false : undefined
+}
+
+/** How a step of the system clock was found at open. */
+export type StepAtOpen = ClockStep & {
+  /** `stopped`: made while the log was closed, in the same boot. `unsynced`: the records before were stored in an earlier boot whose clock was never set; they are read as stored now. */
+  found: 'stopped' | 'unsynced'
+}
+
 export abstract class LogBase extends EventEmitter {
   protected readonly store: Store
   protected readonly meta: LogMeta
@@ -102,7 +124,7 @@ export abstract class LogBase extends EventEmitter {
   protected readonly cache = new TailCache()
   protected opts: Required<EventLogOptions>
   /** What open() found: runs of records lost to damage, segments LevelDB repaired. (Later finds are events.) */
-  readonly atOpen: { lost: DropEvent[], repaired: string[], unclean?: { lastSeq: number, nextSeq: number }, clockStep?: ClockStep } = { lost: [], repaired: [] }
+  readonly atOpen: { lost: DropEvent[], repaired: string[], unclean?: { lastSeq: number, nextSeq: number }, clockStep?: StepAtOpen } = { lost: [], repaired: [] }
   protected opening = true
   /** The log's stored state (first sequence number kept, drop counters), newest first. */
   protected state: LogState
@@ -124,6 +146,8 @@ export abstract class LogBase extends EventEmitter {
   private clockSteps: ClockStep[]
   /** Steps seen and not yet stored. */
   private unsavedSteps: ClockStep[] = []
+  /** Whether the clock was synchronised, as last stored for this boot. */
+  private storedSynced: boolean | undefined
   /** Held by whatever changes the segments: a commit attempt, a rotation, a repair. */
   private writeLock: Promise<void> = Promise.resolve()
   /** Runs of sequence numbers already reported lost. */
@@ -134,7 +158,7 @@ export abstract class LogBase extends EventEmitter {
     this.store = store
     this.meta = meta
     this.segments = segments
-    this.opts = { now: Date.now, elapsed: opts.now ?? (() => performance.now()), boot: opts.now !== undefined ? () => undefined : systemBootClock, reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
+    this.opts = { now: Date.now, elapsed: opts.now ?? (() => performance.now()), boot: opts.now !== undefined ? () => undefined : systemBootClock, clockSynced: opts.now !== undefined ? () => undefined : systemClockSynced, reserveFreeBytes: 0, maxPendingBytes: 0, commitWindowMs: 0, freeBytes: statfsFree, ...opts }
     this.clockOffset = this.opts.now() - this.opts.elapsed()
     this.state = init.state
     this.lastSeqValue = init.lastSeq
@@ -187,32 +211,71 @@ export abstract class LogBase extends EventEmitter {
     const clock = this.bootOffset()
     if (clock !== undefined) ops.push(this.meta.clockOp(clock))
     await this.meta.write(ops, true)
+    if (clock !== undefined) this.storedSynced = clock.synced
     this.unsavedSteps = this.unsavedSteps.filter(step => !steps.includes(step))
   }
 
   private bootOffset (): BootOffset | undefined {
     const b = this.opts.boot()
-    return b === undefined ? undefined : { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs }
+    return b === undefined ? undefined : { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs, synced: this.opts.clockSynced() }
+  }
+
+  private async saveClock (clock: BootOffset): Promise<void> {
+    await this.meta.write([this.meta.clockOp(clock)], false)
+    this.storedSynced = clock.synced
   }
 
   /**
-   * At open: a step of the system clock made while the log was closed, in the same boot (the system
-   * time less the boot's monotonic clock moved since it was stored), is noted before the next
-   * record and stored. A step across a reboot cannot be told.
+   * Stores that the clock is now synchronised, once, in a boot that started without: the next open,
+   * after a reboot, then trusts the times of the records stored from here on. (The retention sweep
+   * and a close call it.)
+   */
+  protected async noteClockSynced (): Promise<void> {
+    if (this.storedSynced !== false) return
+    const clock = this.bootOffset()
+    if (clock?.synced === true) await this.saveClock(clock).catch(() => {})
+  }
+
+  /**
+   * At open, a step of the system clock the records stored before may predate, noted before the
+   * next record and stored:
+   * - in the same boot, one made while the log was closed (the system time less the boot's
+   *   monotonic clock moved since it was stored);
+   * - after a reboot, when the earlier boot's clock was never set from a time server and this
+   *   one's is: the newest record then reads as stored now, and the others as far before it as
+   *   their times say. Their true age cannot be told; this never reads them older than they are,
+   *   only younger by the time the gateway was down.
+   * Otherwise a step across a reboot cannot be told.
    */
   protected async noticeStepWhileClosed (stored: BootOffset | undefined): Promise<void> {
     const current = this.bootOffset()
     if (current === undefined) return
+    let step: StepAtOpen | undefined
     if (stored?.boot === current.boot) {
       const stepMs = current.offsetMs - stored.offsetMs
-      if (Math.abs(stepMs) < CLOCK_STEP_MS) return
-      this.atOpen.clockStep = this.addClockStep(this.nextSeq, stepMs)
-      // (a failed write leaves the step for the first commit to store)
-      await this.saveClockSteps().catch(() => {})
+      if (Math.abs(stepMs) >= CLOCK_STEP_MS) step = { ...this.addClockStep(this.nextSeq, stepMs), found: 'stopped' }
+      else if (stored.synced === current.synced) {
+        this.storedSynced = stored.synced
+        return
+      }
+    } else if (stored?.synced === false && current.synced === true) {
+      const stepMs = this.newestRecordAge()
+      if (stepMs >= CLOCK_STEP_MS) step = { ...this.addClockStep(this.nextSeq, stepMs), found: 'unsynced' }
+    }
+    if (step === undefined) {
+      // a new boot (or the first open), or the clock synchronised since: its clock, for the next open
+      await this.saveClock(current).catch(() => {})
       return
     }
-    // a new boot (or the first open): its clock, for the next open
-    await this.meta.write([this.meta.clockOp(current)], false).catch(() => {})
+    this.atOpen.clockStep = step
+    // (a failed write leaves the step for the first commit to store)
+    await this.saveClockSteps().catch(() => {})
+  }
+
+  /** How long ago the newest record was stored, on today's clock (ms; 0 with no records). */
+  private newestRecordAge (): number {
+    const newest = this.segments.list.findLast(seg => !seg.empty)
+    return newest === undefined ? 0 : this.opts.now() - (newest.lastTime + this.timeShift(newest.lastSeq))
   }
 
   /** Forgets the steps that no record in the log predates any more (after a write that stored the state). */

@@ -11,8 +11,9 @@
  *   lost!<seq>  a run of sequence numbers found lost to damage (reported once, not at every open)
  *   step!<seq>  a step of the system clock before record <seq> (ms): records below it carry times
  *               that much behind today's clock; kept while such records remain
- *   clock       [boot id, system time less the boot's monotonic clock] when last checked: the next
- *               open in the same boot tells a step made while the gateway was stopped
+ *   clock       [boot id, system time less the boot's monotonic clock, synced] when last checked:
+ *               the next open in the same boot tells a step made while the gateway was stopped;
+ *               one in a later boot, that the records before it were stored on a clock never set
  *
  * Reservations and the tail are kept apart from the batches they number, so a store that loses
  * its newest batches (a torn write-ahead log) can tell, and never issues their numbers again.
@@ -34,12 +35,18 @@ const CLOCK = 'clock'
 export const LEGACY_HEAD = 'head'
 
 type WireSummary = [number, number, number, number, number, number]
+/** [boot id, offset, synced]: stores written before `synced` hold the first two. */
+type WireClock = [string, number, boolean?]
 
 /** A step of the system clock: records numbered below `seq` carry times `stepMs` behind the clock after it. */
 export interface ClockStep { seq: number, stepMs: number }
 
-/** The system time less the monotonic clock of boot `boot` (ms): it changes only when the time is set. */
-export interface BootOffset { boot: string, offsetMs: number }
+/**
+ * The system time less the monotonic clock of boot `boot` (ms): it changes only when the time is
+ * set. `synced`: whether the system clock had been set from a time server in that boot (unknown
+ * where that cannot be told).
+ */
+export interface BootOffset { boot: string, offsetMs: number, synced?: boolean | undefined }
 
 export interface StoredMeta {
   state?: LogState | undefined
@@ -84,7 +91,7 @@ export class LogMeta {
       segments,
       lost,
       clockSteps,
-      clock: clock === undefined ? undefined : fromWireClock(decodeMeta<[string, number]>(clock)),
+      clock: clock === undefined ? undefined : fromWireClock(decodeMeta<WireClock>(clock)),
       active: active === undefined ? undefined : fromWireActive(decodeMeta<[number, WireSummary]>(active)),
       legacy: legacy !== undefined
     }
@@ -134,7 +141,8 @@ export class LogMeta {
   }
 
   clockOp (clock: BootOffset): StoreOp {
-    return { type: 'put', sublevel: this.meta, key: CLOCK, value: encodeMeta([clock.boot, clock.offsetMs]) }
+    const wire: WireClock = clock.synced === undefined ? [clock.boot, clock.offsetMs] : [clock.boot, clock.offsetMs, clock.synced]
+    return { type: 'put', sublevel: this.meta, key: CLOCK, value: encodeMeta(wire) }
   }
 
   dropClockStepOp (step: ClockStep): StoreOp {
@@ -164,8 +172,8 @@ function fromWire ([firstSeq, lastSeq, records, bytes, firstTime, lastTime]: Wir
   return { firstSeq, lastSeq, records, bytes, firstTime, lastTime }
 }
 
-function fromWireClock ([boot, offsetMs]: [string, number]): BootOffset {
-  return { boot, offsetMs }
+function fromWireClock ([boot, offsetMs, synced]: WireClock): BootOffset {
+  return { boot, offsetMs, synced }
 }
 
 function fromWireActive ([id, s]: [number, WireSummary]): { id: number, summary: SegmentSummary } {

@@ -33,13 +33,15 @@ export abstract class RetainedLog extends LogBase {
    * Removes records older than maxAge, a segment at a time. Resolves with the number of records
    * dropped. A record's time is read on today's clock (timeShift), so a step of the system clock
    * (a Pi, which has no battery-backed clock, setting it once it reaches a time server) drops
-   * nothing early, in this run or after a restart (and, in the same boot, a step while it was closed).
+   * nothing early, in this run or after a restart (and, in the same boot, a step while it was
+   * closed; after a reboot, records stored by a clock never set).
    */
   async sweep (): Promise<number> {
     const now = this.opts.now()
     this.noticeClockStep(this.nextSeq, now)
     // (a failed write keeps the step for the next commit to store)
     await this.saveClockSteps().catch(() => {})
+    await this.noteClockSynced()
     if (this.opts.maxAgeMs <= 0 || this.closed) return 0
     const cutoff = now - this.opts.maxAgeMs
     const aged = (seg: Segment): boolean => seg.lastTime + this.timeShift(seg.lastSeq) < cutoff

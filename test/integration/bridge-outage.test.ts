@@ -4,7 +4,7 @@
  * only the batch that was in flight when it went down is seen twice, with the same ids.
  */
 import { Writable } from 'node:stream'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import type { CloudEvent } from '../../bridges/cloudevents/index.js'
@@ -188,14 +188,21 @@ t.test('a site started offline on a wrong clock: the clock set forward when the 
   t.equal(gw.log.stats().drops.maxAge, 0, 'none dropped')
 })
 
-t.test('the clock set while the gateway was stopped: the next start finds the step, drops nothing and delivers the backlog', async t => {
+/**
+ * A site started offline on a clock 30 days behind stores a backlog while the upstream is down and
+ * stops; meanwhile the clock is set and the uplink returns. The next start (in the same boot, or
+ * after a reboot when the first boot's clock was never set) finds the step, drops nothing and
+ * delivers the backlog.
+ */
+async function clockSetWhileStopped (t: Test, { reboot, expected }: { reboot: boolean, expected: RegExp }): Promise<void> {
   const dir = await tempDir(t)
   const DAY = 86_400_000
   let offset = -30 * DAY // started offline, 30 days behind
   let online = false
   const receiver = await ControlledReceiver.start(t, { policy: () => online ? OK : { kind: 'respond', status: 503 } })
-  const boot = (): { id: string, monotonicMs: number } => ({ id: 'boot-1', monotonicMs: performance.now() })
-  const deps = { now: () => Date.now() + offset, elapsed: () => performance.now(), boot }
+  let bootId = 'boot-1'
+  const boot = (): { id: string, monotonicMs: number } => ({ id: bootId, monotonicMs: performance.now() })
+  const deps = { now: () => Date.now() + offset, elapsed: () => performance.now(), boot, clockSynced: () => offset === 0 }
   const first = await startGateway(t, stalledUpstreamConfig(dir, receiver), deps)
   const clients: MqttClient[] = []
   for (let c = 0; c < DEVICES; c++) clients.push(await connect(t, brokerUrl(first), { clientId: `th-${c}` }))
@@ -204,17 +211,26 @@ t.test('the clock set while the gateway was stopped: the next start finds the st
   await Promise.all(clients.map(async c => await c.endAsync(true)))
   await first.close()
 
-  // stopped; meanwhile the clock is set, and the uplink returns; the machine is not restarted
+  // stopped; meanwhile the clock is set, and the uplink returns
   offset = 0
   online = true
+  if (reboot) bootId = 'boot-2'
   const lines: Array<{ event?: string, stepMs?: number, msg?: string }> = []
   const logger = pino({ level: 'info' }, new Writable({ write (chunk: Buffer, _enc, cb) { lines.push(JSON.parse(chunk.toString()) as { event?: string }); cb() } }))
   const second = await startGateway(t, stalledUpstreamConfig(dir, receiver), { ...deps, logger })
   const step = lines.find(l => l.event === 'clock-step')
-  t.ok(step !== undefined && Math.abs((step.stepMs ?? 0) - 30 * DAY) < 60_000 && (step.msg ?? '').includes('while the gateway was stopped'), `the step is logged at the start: ${step?.msg ?? 'no line'}`)
+  t.ok(step !== undefined && Math.abs((step.stepMs ?? 0) - 30 * DAY) < 60_000 && expected.test(step.msg ?? ''), `the step is logged at the start: ${step?.msg ?? 'no line'}`)
   t.equal(await second.log.sweep(), 0, 'the retention sweep (maxAge 7d) removes none of the backlog')
   await untilCursor(second, 'up', BACKLOG)
   const seqs = [...new Set(receiver.firstArrivals().map(seqOf))]
   t.same(seqs, Array.from({ length: BACKLOG }, (_, i) => i + 1), 'every event of the backlog is delivered, in order')
   t.equal(second.log.stats().drops.maxAge, 0, 'none dropped')
+}
+
+t.test('the clock set while the gateway was stopped: the next start finds the step, drops nothing and delivers the backlog', async t => {
+  await clockSetWhileStopped(t, { reboot: false, expected: /while the gateway was stopped/ })
+})
+
+t.test('the clock set at a reboot, the first boot\'s never set: the next start ages the backlog from then, drops nothing and delivers it', async t => {
+  await clockSetWhileStopped(t, { reboot: true, expected: /stamped by a system clock never set from a time server/ })
 })

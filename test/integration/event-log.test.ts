@@ -4,11 +4,11 @@ import t, { type Test } from 'tap'
 import { EventLog, Store, type DropEvent, type EventLogOptions } from '../../storage/index.js'
 import { tempDir, type TestContext } from '../helpers/gateway.js'
 
-interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, elapsed?: () => number, boot?: EventLogOptions['boot'], commitWindowMs?: number }
+interface Opts { maxAgeMs?: number, maxBytes?: number, whenFull?: 'drop-oldest' | 'reject-new', now?: () => number, elapsed?: () => number, boot?: EventLogOptions['boot'], clockSynced?: EventLogOptions['clockSynced'], commitWindowMs?: number }
 
 async function openLog (t: TestContext, dir: string, o: Opts = {}): Promise<{ store: Store, log: EventLog }> {
   const store = await Store.open(dir)
-  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.elapsed !== undefined ? { elapsed: o.elapsed } : {}), ...(o.boot !== undefined ? { boot: o.boot } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
+  const log = await EventLog.open(store, { durability: 'sync', maxAgeMs: o.maxAgeMs ?? 0, maxBytes: o.maxBytes ?? 0, whenFull: o.whenFull ?? 'drop-oldest', ...(o.now !== undefined ? { now: o.now } : {}), ...(o.elapsed !== undefined ? { elapsed: o.elapsed } : {}), ...(o.boot !== undefined ? { boot: o.boot } : {}), ...(o.clockSynced !== undefined ? { clockSynced: o.clockSynced } : {}), ...(o.commitWindowMs !== undefined ? { commitWindowMs: o.commitWindowMs } : {}) })
   t.teardown(async () => { await log.close(); await store.close() })
   return { store, log }
 }
@@ -313,6 +313,61 @@ t.test('a step of the system clock while the gateway was stopped, in the same bo
   t.equal(third.log.timeShift(1), 30 * DAY, 'the step found before is kept')
   t.equal(await third.log.sweep(), 0)
   t.equal(third.log.stats().records, 11)
+})
+
+t.test('after a reboot, records stored by a clock never set from a time server are aged from the start that finds it set', async t => {
+  const DAY = 24 * 60 * 60_000
+  const dir = await tempDir(t)
+  // the first boot: offline since it started, its clock 30 days behind and never set; ten records, a minute apart
+  let wall = Date.parse('2026-01-01T00:00:00Z')
+  const first = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-1', monotonicMs: 1000 }), clockSynced: () => false })
+  for (let i = 0; i < 10; i++) {
+    wall += 60_000
+    await append(first.log, 't', String(i))
+  }
+  t.equal(await first.log.sweep(), 0)
+  await first.log.close()
+  await first.store.close()
+
+  // a reboot 10 minutes later; the uplink is back and the clock was set before the gateway started
+  wall += 30 * DAY + 10 * 60_000
+  const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 1000 }), clockSynced: () => true })
+  const step = second.log.atOpen.clockStep
+  t.equal(step?.found, 'unsynced', 'the open says the records were stored by a clock never set')
+  t.equal(step?.stepMs, 30 * DAY + 10 * 60_000, 'the newest record reads as stored at this start')
+  t.equal(second.log.timeShift(1), 30 * DAY + 10 * 60_000, 'the others as far before it as their times say')
+  t.equal(await second.log.sweep(), 0, 'none is dropped by the age limit (7 days)')
+  t.equal(second.log.stats().records, 10)
+  await append(second.log, 't', 'after')
+  await second.log.close()
+  await second.store.close()
+
+  // a later boot with the clock set, before and now: nothing more is assumed, and the age limit applies
+  wall += 8 * DAY
+  const third = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-3', monotonicMs: 1000 }), clockSynced: () => true })
+  t.equal(third.log.atOpen.clockStep, undefined, 'a boot whose clock was set: its records\' times are trusted')
+  t.equal(await third.log.sweep(), 11, 'eight days on, every record is past the age limit')
+})
+
+t.test('after a reboot, records stored once the clock was set are aged by their times; so are those where that cannot be told', async t => {
+  const DAY = 24 * 60 * 60_000
+  for (const [name, before, after] of [['set while the log was open', false, true], ['not known', undefined, true], ['not known now', false, undefined]] as const) {
+    const dir = await tempDir(t)
+    let wall = Date.parse('2026-01-01T00:00:00Z')
+    let synced: boolean | undefined = before
+    const first = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-1', monotonicMs: 1000 }), clockSynced: () => synced })
+    for (let i = 0; i < 5; i++) await append(first.log, 't', String(i))
+    // the clock is set with no step (it was right): the retention sweep notes it
+    synced = after
+    await first.log.sweep()
+    await first.log.close()
+    await first.store.close()
+
+    wall += 30 * DAY
+    const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 1000 }), clockSynced: () => after })
+    t.equal(second.log.atOpen.clockStep, undefined, `${name}: no step is assumed`)
+    t.equal(await second.log.sweep(), 5, `${name}: records 30 days old are past the age limit`)
+  }
 })
 
 t.test('drop-oldest keeps the log within its byte budget', async t => {

@@ -3,10 +3,9 @@
  * so that offline queues and retained lookups match exactly what live delivery
  * matches. qlobber ships no types; these are the calls we make.
  */
-import { createRequire } from 'node:module'
+import qlobber from 'qlobber'
+import QlobberSubClass from 'qlobber/aedes/qlobber-sub.js'
 import type { OfflineSubscription } from './types.js'
-
-const require = createRequire(import.meta.url)
 
 const QLOBBER_OPTIONS = {
   separator: '/',
@@ -29,8 +28,8 @@ interface QlobberTrue {
   test: (topic: string) => boolean
 }
 
-const QlobberSub = require('qlobber/aedes/qlobber-sub') as new (options: object) => SubscriptionTrie
-const { QlobberTrue } = require('qlobber') as { QlobberTrue: new (options: object) => QlobberTrue }
+const QlobberSub = QlobberSubClass as new (options: object) => SubscriptionTrie
+const QlobberTrue = qlobber.QlobberTrue as new (options: object) => QlobberTrue
 
 export function createSubscriptionTrie (): SubscriptionTrie {
   return new QlobberSub(QLOBBER_OPTIONS)

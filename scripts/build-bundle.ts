@@ -20,9 +20,13 @@
  *
  * The chunks lie one folder below dist/, as config/paths.ts expects of every file that finds the
  * package's own files from its own location.
+ *
+ * The packages bundled are not installed with the command (they are development dependencies):
+ * their names, versions and license texts go to dist/gateway/THIRD-PARTY-NOTICES.txt, which the
+ * package ships.
  */
-import { readdir, rm } from 'node:fs/promises'
-import { dirname } from 'node:path'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build, type Plugin } from 'esbuild'
 
@@ -89,3 +93,22 @@ if (twice.length > 0) {
   for (const [name, folders] of twice) console.error(`build-bundle: ${name} would be bundled twice, from ${[...folders].join(' and ')}`)
   process.exit(1)
 }
+
+/** A package's license text: the first file named LICENSE, LICENCE or COPYING (any case, any extension). */
+async function licenseText (folder: string): Promise<string | undefined> {
+  const name = (await readdir(folder)).sort().find(n => /^(licen[cs]e|copying)(\.|-|$)/i.test(n))
+  return name === undefined ? undefined : (await readFile(join(folder, name), 'utf8')).trim()
+}
+
+const notices: string[] = []
+for (const [name, folders] of [...copies].sort(([a], [b]) => a.localeCompare(b))) {
+  const folder = [...folders][0] as string
+  const pkg = JSON.parse(await readFile(join(folder, 'package.json'), 'utf8')) as { version: string, license?: string }
+  const text = await licenseText(folder)
+  if (text === undefined && pkg.license === undefined) {
+    console.error(`build-bundle: ${name} has neither a license file nor a license in package.json`)
+    process.exit(1)
+  }
+  notices.push(`${name} ${pkg.version} (${pkg.license ?? 'see below'})\n\n${text ?? `${name} declares the ${String(pkg.license)} license and ships no license file.`}`)
+}
+await writeFile(`${dir}THIRD-PARTY-NOTICES.txt`, `The flowgate command (dist/gateway/flowgate*.js) includes the following packages.\n\n${notices.join(`\n\n${'-'.repeat(72)}\n\n`)}\n`)

@@ -14,8 +14,8 @@
  * The LevelDB handed in belongs to the caller: close() flushes and stops this
  * store but never closes the database.
  */
-import { createRequire } from 'node:module'
 import { Readable } from 'node:stream'
+import aedesPacket from 'aedes-packet'
 import { createBatchWriter, type BatchWriter } from './batch-writer.js'
 import { decodePacket, encodeValue, packetRecord } from './codec.js'
 import type { DbOp, StateDb } from './db.js'
@@ -28,7 +28,7 @@ import { createSubscriptionIndex } from './subscriptions.js'
 import type { BrokerClient, BrokerLike, BrokerPacket, OfflineSubscription, Subscription } from './types.js'
 
 // aedes-packet's typings declare a namespace, but the module exports the constructor
-const Packet = createRequire(import.meta.url)('aedes-packet') as new (original: object, broker?: BrokerLike) => BrokerPacket
+const Packet = aedesPacket as unknown as new (original: object, broker?: BrokerLike) => BrokerPacket
 
 const READ_CHUNK = 64
 

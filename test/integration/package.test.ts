@@ -71,8 +71,14 @@ t.test('npm pack, then npm install -g of the tarball with production dependencie
   t.equal(install.code, 0, 'npm install -g exits 0', { stderr: install.stderr })
   t.notMatch(install.stdout + install.stderr, /EBADENGINE/, `no engine warning on Node ${process.version}`)
   const deps = await readdir(join(installed, 'node_modules'))
-  t.ok(deps.includes('aedes') && deps.includes('level'), 'the production dependencies are installed')
+  t.ok(deps.includes('level') && deps.includes('fastify'), 'the production dependencies are installed')
   t.same(deps.filter(d => ['tap', 'typescript', 'eslint', 'mqtt'].includes(d)), [], 'no development dependency is')
+  // the packages the command bundles are not installed; their licenses ship with it
+  const bundled = ['aedes', 'mqtt-packet', 'yaml', 'undici', 'croner', 'qlobber']
+  t.same(deps.filter(d => bundled.includes(d)), [], 'nor a package the command bundles')
+  const notices = await readFile(join(installed, 'dist', 'gateway', 'THIRD-PARTY-NOTICES.txt'), 'utf8')
+  t.same(bundled.filter(name => !new RegExp(`^${name} \\d+\\.\\d+\\.\\d+ \\(`, 'm').test(notices)), [], 'the notices name each bundled package with its version and license')
+  t.match(notices, /Permission is hereby granted/, 'and hold their license texts')
 
   // cbor-x decodes records with cbor-extract's prebuilt binary, not its JavaScript fallback
   const native = await run(process.execPath, ['--input-type=module', '-e', "import { isNativeAccelerationEnabled } from 'cbor-x'; process.stdout.write(String(isNativeAccelerationEnabled))"], { cwd: installed })

@@ -217,7 +217,10 @@ export abstract class LogBase extends EventEmitter {
 
   private bootOffset (): BootOffset | undefined {
     const b = this.opts.boot()
-    return b === undefined ? undefined : { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs, synced: this.opts.clockSynced() }
+    if (b === undefined) return undefined
+    // once set in a boot, the clock counts as set for the rest of it; unknown now keeps what was known
+    const synced = this.storedSynced === true ? true : this.opts.clockSynced() ?? this.storedSynced
+    return { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs, synced }
   }
 
   private async saveClock (clock: BootOffset): Promise<void> {
@@ -226,14 +229,14 @@ export abstract class LogBase extends EventEmitter {
   }
 
   /**
-   * Stores that the clock is now synchronised, once, in a boot that started without: the next open,
-   * after a reboot, then trusts the times of the records stored from here on. (The retention sweep
-   * and a close call it.)
+   * Stores a change of whether the clock is synchronised (it was set since, or it is known now not
+   * to be): the next open, after a reboot, tells from it whether to trust the times of the records
+   * stored in this boot. (The retention sweep and a close call it.)
    */
   protected async noteClockSynced (): Promise<void> {
-    if (this.storedSynced !== false) return
+    if (this.storedSynced === true) return
     const clock = this.bootOffset()
-    if (clock?.synced === true) await this.saveClock(clock).catch(() => {})
+    if (clock !== undefined && clock.synced !== this.storedSynced) await this.saveClock(clock).catch(() => {})
   }
 
   /**
@@ -248,22 +251,20 @@ export abstract class LogBase extends EventEmitter {
    * Otherwise a step across a reboot cannot be told.
    */
   protected async noticeStepWhileClosed (stored: BootOffset | undefined): Promise<void> {
+    if (stored !== undefined && stored.boot === this.opts.boot()?.id) this.storedSynced = stored.synced
     const current = this.bootOffset()
     if (current === undefined) return
     let step: StepAtOpen | undefined
     if (stored?.boot === current.boot) {
       const stepMs = current.offsetMs - stored.offsetMs
       if (Math.abs(stepMs) >= CLOCK_STEP_MS) step = { ...this.addClockStep(this.nextSeq, stepMs), found: 'stopped' }
-      else if (stored.synced === current.synced) {
-        this.storedSynced = stored.synced
-        return
-      }
+      else if (stored.synced === current.synced) return
     } else if (stored?.synced === false && current.synced === true) {
       const stepMs = this.newestRecordAge()
       if (stepMs >= CLOCK_STEP_MS) step = { ...this.addClockStep(this.nextSeq, stepMs), found: 'unsynced' }
     }
     if (step === undefined) {
-      // a new boot (or the first open), or the clock synchronised since: its clock, for the next open
+      // a new boot (or the first open), or whether the clock is set changed: its clock, for the next open
       await this.saveClock(current).catch(() => {})
       return
     }

@@ -349,9 +349,30 @@ t.test('after a reboot, records stored by a clock never set from a time server a
   t.equal(await third.log.sweep(), 11, 'eight days on, every record is past the age limit')
 })
 
+t.test('a clock found not set only after the open (the time service started later) counts at the next boot', async t => {
+  const DAY = 24 * 60 * 60_000
+  const dir = await tempDir(t)
+  let wall = Date.parse('2026-01-01T00:00:00Z')
+  let synced: boolean | undefined
+  const first = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-1', monotonicMs: 1000 }), clockSynced: () => synced })
+  for (let i = 0; i < 5; i++) await append(first.log, 't', String(i))
+  synced = false
+  await first.log.sweep()
+  // the service stops again: what was learnt is kept
+  synced = undefined
+  await first.log.sweep()
+  await first.log.close()
+  await first.store.close()
+
+  wall += 30 * DAY
+  const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 1000 }), clockSynced: () => true })
+  t.equal(second.log.atOpen.clockStep?.found, 'unsynced', 'the records of the first boot were stamped by a clock never set')
+  t.equal(await second.log.sweep(), 0, 'none is dropped')
+})
+
 t.test('after a reboot, records stored once the clock was set are aged by their times; so are those where that cannot be told', async t => {
   const DAY = 24 * 60 * 60_000
-  for (const [name, before, after] of [['set while the log was open', false, true], ['not known', undefined, true], ['not known now', false, undefined]] as const) {
+  for (const [name, before, after] of [['set while the log was open', false, true], ['not known', undefined, true], ['not known now', false, undefined], ['set then unknown', true, undefined]] as const) {
     const dir = await tempDir(t)
     let wall = Date.parse('2026-01-01T00:00:00Z')
     let synced: boolean | undefined = before

@@ -24,7 +24,7 @@ export function dropMessage (e: DropEvent): string {
 export function clockStepMessage (stepMs: number, found?: StepAtOpen['found']): string {
   const span = spanText(Math.abs(stepMs))
   if (found === 'unsynced') {
-    return `the events stored before this start were stamped by a system clock never set from a time server (the boot before this one): the newest reads ${span} old; retention ages them from this start`
+    return `the events stored before this start were stamped by a system clock never set from a time server (in an earlier boot): the newest reads ${span} old; retention ages them from this start`
   }
   return `the system clock was set ${stepMs > 0 ? 'forward' : 'back'} by ${span}${found === 'stopped' ? ' while the gateway was stopped' : ''}: events stored before carry times ${span} ${stepMs > 0 ? 'early' : 'late'}; retention ages them from when they arrived`
 }

@@ -109,6 +109,7 @@ export function registerRoutes (app: FastifyInstance, ctx: AdminContext): void {
       uptimeSeconds: Math.round((performance.now() - ctx.startedAt) / 1000),
       clients: ctx.clients(),
       log: stats,
+      clock: log.clockState(),
       ...(retention !== undefined ? { retention: { maxBytes: parseSize(retention.retention.maxBytes), maxAge: retention.retention.maxAge, whenFull: retention.whenFull } } : {}),
       ...(ctx.storage !== undefined ? { store: ctx.storage() } : {}),
       ...(ctx.security !== undefined ? { security: ctx.security() } : {}),

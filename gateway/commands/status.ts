@@ -6,13 +6,23 @@ import { parseOptions } from './parse.js'
 import type { Command } from './types.js'
 
 interface StoreView { state: string, reason?: string, code?: string, since?: string, backpressure?: boolean }
-interface Status { version: string, uptimeSeconds: number, clients: number, log: LogStats, store?: StoreView, bridges: BridgeReport[] }
+interface ClockView { synced: boolean | null, oldestBehindMs: number }
+interface Status { version: string, uptimeSeconds: number, clients: number, log: LogStats, clock?: ClockView, store?: StoreView, bridges: BridgeReport[] }
 
 function storeLine (store: StoreView | undefined): string {
   if (store === undefined) return ''
   if (store.state === 'ok') return store.backpressure === true ? 'store: ok, commits behind: reading from clients paused\n' : 'store: ok\n'
   const why = [store.reason, store.code].filter(x => x !== undefined).join(', ')
   return `store: ${store.state}${why === '' ? '' : ` (${why})`}${store.since === undefined ? '' : ` since ${store.since}`}: publishes wait until it can write\n`
+}
+
+/** A line when the clock needs a word: never set from a time server, or set since the oldest events arrived. */
+function clockLine (clock: ClockView | undefined): string {
+  if (clock === undefined) return ''
+  const lines: string[] = []
+  if (clock.synced === false) lines.push('clock: not set from a time server in this boot: events carry this clock\'s times\n')
+  if (clock.oldestBehindMs >= 60_000) lines.push(`clock: set since the oldest events arrived: their times are ${age(clock.oldestBehindMs / 1000)} behind (retention ages them from when they arrived)\n`)
+  return lines.join('')
 }
 
 function age (seconds: number): string {
@@ -54,7 +64,7 @@ export function renderStatus (s: Status): string {
   const drops = Object.entries(s.log.drops).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'
   const head = `flowgate ${s.version}, up ${age(s.uptimeSeconds)}, ${s.clients} client(s)\n` +
     `log: sequence ${s.log.firstSeq}..${s.log.lastSeq}, ${s.log.records} records, ${(s.log.bytes / 1048576).toFixed(1)} MiB, drops: ${drops}\n` +
-    storeLine(s.store) + '\n'
+    storeLine(s.store) + clockLine(s.clock) + '\n'
   if (s.bridges.length === 0) return head + 'no bridges\n'
   const rows = [['BRIDGE', 'STATE', 'CURSOR', 'LAG', 'OLDEST', 'DELIVERED', 'DEAD', 'SENT', 'LAST ERROR / NEXT WINDOW']]
   for (const b of s.bridges) {

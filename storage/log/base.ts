@@ -217,10 +217,21 @@ export abstract class LogBase extends EventEmitter {
 
   private bootOffset (): BootOffset | undefined {
     const b = this.opts.boot()
-    if (b === undefined) return undefined
-    // once set in a boot, the clock counts as set for the rest of it; unknown now keeps what was known
-    const synced = this.storedSynced === true ? true : this.opts.clockSynced() ?? this.storedSynced
-    return { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs, synced }
+    return b === undefined ? undefined : { boot: b.id, offsetMs: this.opts.now() - b.monotonicMs, synced: this.clockSyncedNow() }
+  }
+
+  /** Whether the clock has been set from a time server in this boot: once set, it counts as set for the rest of it; unknown now keeps what was known. */
+  private clockSyncedNow (): boolean | undefined {
+    return this.storedSynced === true ? true : this.opts.clockSynced() ?? this.storedSynced
+  }
+
+  /**
+   * The system clock as the log sees it: whether it has been set from a time server in this boot
+   * (null where that cannot be told), and how far the oldest records' stored times lie behind
+   * today's clock (ms; 0 when no step of the clock is known since they arrived).
+   */
+  clockState (): { synced: boolean | null, oldestBehindMs: number } {
+    return { synced: this.clockSyncedNow() ?? null, oldestBehindMs: Math.round(this.timeShift(this.firstSeq)) }
   }
 
   private async saveClock (clock: BootOffset): Promise<void> {

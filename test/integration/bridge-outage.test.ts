@@ -8,6 +8,8 @@ import t, { type Test } from 'tap'
 import type { MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import type { CloudEvent } from '../../bridges/cloudevents/index.js'
+import { renderStatus } from '../../gateway/commands/status.js'
+import type { Gateway } from '../../gateway/index.js'
 import { brokerUrl, connect, startGateway, tempDir, testConfig } from '../helpers/gateway.js'
 import { ControlledReceiver, OK, seqOf, untilCursor, type ReceivedRequest } from '../helpers/receiver-control.js'
 
@@ -194,6 +196,10 @@ t.test('a site started offline on a wrong clock: the clock set forward when the 
  * after a reboot when the first boot's clock was never set) finds the step, drops nothing and
  * delivers the backlog.
  */
+async function statusOf (gw: Gateway): Promise<Parameters<typeof renderStatus>[0]> {
+  return await (await fetch(`${gw.admin?.url ?? ''}/api/status`)).json() as Parameters<typeof renderStatus>[0]
+}
+
 async function clockSetWhileStopped (t: Test, { reboot, expected }: { reboot: boolean, expected: RegExp }): Promise<void> {
   const dir = await tempDir(t)
   const DAY = 86_400_000
@@ -209,6 +215,9 @@ async function clockSetWhileStopped (t: Test, { reboot, expected }: { reboot: bo
   const BACKLOG = 500
   await publish(clients, 0, BACKLOG)
   await Promise.all(clients.map(async c => await c.endAsync(true)))
+  const before = await statusOf(first)
+  t.same(before.clock, { synced: false, oldestBehindMs: 0 }, 'status: the clock is not set')
+  t.match(renderStatus(before), /clock: not set from a time server in this boot/, 'flowgate status says so')
   await first.close()
 
   // stopped; meanwhile the clock is set, and the uplink returns
@@ -220,6 +229,9 @@ async function clockSetWhileStopped (t: Test, { reboot, expected }: { reboot: bo
   const second = await startGateway(t, stalledUpstreamConfig(dir, receiver), { ...deps, logger })
   const step = lines.find(l => l.event === 'clock-step')
   t.ok(step !== undefined && Math.abs((step.stepMs ?? 0) - 30 * DAY) < 60_000 && expected.test(step.msg ?? ''), `the step is logged at the start: ${step?.msg ?? 'no line'}`)
+  const after = await statusOf(second)
+  t.ok(after.clock?.synced === true && Math.abs((after.clock?.oldestBehindMs ?? 0) - 30 * DAY) < 60_000, `status: the clock is set, the backlog's times 30 days behind (${JSON.stringify(after.clock)})`)
+  t.match(renderStatus(after), /clock: set since the oldest events arrived: their times are 30d behind/, 'flowgate status says so')
   t.equal(await second.log.sweep(), 0, 'the retention sweep (maxAge 7d) removes none of the backlog')
   await untilCursor(second, 'up', BACKLOG)
   const seqs = [...new Set(receiver.firstArrivals().map(seqOf))]

@@ -349,45 +349,42 @@ t.test('after a reboot, records stored by a clock never set from a time server a
   t.equal(await third.log.sweep(), 11, 'eight days on, every record is past the age limit')
 })
 
-t.test('a clock found not set only after the open (the time service started later) counts at the next boot', async t => {
+/**
+ * A first boot stores five records and closes; while it runs, the time service reports `seen` in
+ * turn (the first at the open, each later one at a retention sweep). Then a second boot opens the
+ * log 30 days later with the service reporting `now`.
+ */
+async function rebootAfter (t: Test, seen: Array<boolean | undefined>, now: boolean | undefined): Promise<EventLog> {
   const DAY = 24 * 60 * 60_000
   const dir = await tempDir(t)
   let wall = Date.parse('2026-01-01T00:00:00Z')
-  let synced: boolean | undefined
+  let synced = seen[0]
   const first = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-1', monotonicMs: 1000 }), clockSynced: () => synced })
   for (let i = 0; i < 5; i++) await append(first.log, 't', String(i))
-  synced = false
-  await first.log.sweep()
-  // the service stops again: what was learnt is kept
-  synced = undefined
-  await first.log.sweep()
+  for (const state of seen.slice(1)) {
+    synced = state
+    await first.log.sweep()
+  }
   await first.log.close()
   await first.store.close()
 
   wall += 30 * DAY
-  const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 1000 }), clockSynced: () => true })
-  t.equal(second.log.atOpen.clockStep?.found, 'unsynced', 'the records of the first boot were stamped by a clock never set')
-  t.equal(await second.log.sweep(), 0, 'none is dropped')
+  return (await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 1000 }), clockSynced: () => now })).log
+}
+
+t.test('a clock found not set only after the open (the time service started later) counts at the next boot', async t => {
+  // unknown at the open, then not set; then the service stops again: what was learnt is kept
+  const second = await rebootAfter(t, [undefined, false, undefined], true)
+  t.equal(second.atOpen.clockStep?.found, 'unsynced', 'the records of the first boot were stamped by a clock never set')
+  t.equal(await second.sweep(), 0, 'none is dropped')
 })
 
 t.test('after a reboot, records stored once the clock was set are aged by their times; so are those where that cannot be told', async t => {
-  const DAY = 24 * 60 * 60_000
   for (const [name, before, after] of [['set while the log was open', false, true], ['not known', undefined, true], ['not known now', false, undefined], ['set then unknown', true, undefined]] as const) {
-    const dir = await tempDir(t)
-    let wall = Date.parse('2026-01-01T00:00:00Z')
-    let synced: boolean | undefined = before
-    const first = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-1', monotonicMs: 1000 }), clockSynced: () => synced })
-    for (let i = 0; i < 5; i++) await append(first.log, 't', String(i))
-    // the clock is set with no step (it was right): the retention sweep notes it
-    synced = after
-    await first.log.sweep()
-    await first.log.close()
-    await first.store.close()
-
-    wall += 30 * DAY
-    const second = await openLog(t, dir, { maxAgeMs: 7 * DAY, now: () => wall, boot: () => ({ id: 'boot-2', monotonicMs: 1000 }), clockSynced: () => after })
-    t.equal(second.log.atOpen.clockStep, undefined, `${name}: no step is assumed`)
-    t.equal(await second.log.sweep(), 5, `${name}: records 30 days old are past the age limit`)
+    // the clock is set with no step (it was right), or its state changes: the retention sweep notes it
+    const second = await rebootAfter(t, [before, after], after)
+    t.equal(second.atOpen.clockStep, undefined, `${name}: no step is assumed`)
+    t.equal(await second.sweep(), 5, `${name}: records 30 days old are past the age limit`)
   }
 })
 
